@@ -1,0 +1,76 @@
+"""The `pathway` command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.console import Console
+
+from pathway.cli_common import EXIT_INPUT, EXIT_OK, EXIT_REJECTED, definition_option, read_event_file
+from pathway.engine import run_stream
+from pathway.model import Pathway
+from pathway.report import pathway_view, trace_view
+from pathway.trace import trace_json
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pdph-pathway")
+def main() -> None:
+    """The ACR post-dural puncture headache (PDPH) pathway as a declarative state machine.
+
+    Run patient event streams through it, describe it, draw it, simulate cohorts and
+    verify its safety. Every command reads the same definition file.
+    """
+
+
+@main.command()
+@click.argument("events_file", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per patient (CLINICAL.md section 6).")
+@definition_option
+def run(events_file: str, as_json: bool, pathway: Pathway) -> None:
+    """Run the JSON Lines event stream FILE ('-' for stdin) through the pathway.
+
+    \b
+    Exit status:
+      0  every event accepted
+      3  some events refused as out of sequence (the rest still processed and reported)
+      2  malformed input (a line that is not a valid event, or time going backwards);
+         each problem is reported on stderr as 'line N: field ...: ...'
+    """
+    events, errors = read_event_file(events_file, pathway)
+    traces = list(run_stream(pathway, events))
+    if as_json:
+        for trace in traces:
+            click.echo(json.dumps(trace_json(trace, pathway), ensure_ascii=False))
+    else:
+        console = Console()
+        for trace in traces:
+            console.print(trace_view(trace, pathway))
+        if not traces and not errors:
+            console.print("no events")
+    time_errors = [r for t in traces for r in t.rejected if r.kind == "time_order"]
+    for problem in sorted([*map(str, errors), *(f"line {r.line}: field 'at': {r.reason}" for r in time_errors)],
+                          key=lambda m: int(m.split(":")[0].split()[1])):
+        click.echo(problem, err=True)
+    if errors or time_errors:
+        sys.exit(EXIT_INPUT)
+    if any(t.rejected for t in traces):
+        sys.exit(EXIT_REJECTED)
+    sys.exit(EXIT_OK)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="States, transitions and recommendations as JSON.")
+@definition_option
+def describe(as_json: bool, pathway: Pathway) -> None:
+    """The pathway as a reviewer reads it: states, recommendations, guarded transitions, sources."""
+    if as_json:
+        from pathway.describe_json import pathway_json
+
+        click.echo(json.dumps(pathway_json(pathway), ensure_ascii=False, indent=2))
+        return
+    console = Console()
+    for part in pathway_view(pathway):
+        console.print(part)

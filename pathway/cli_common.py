@@ -1,0 +1,79 @@
+"""Pieces every command shares: loading the definition, reading event files, failing cleanly."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from pathway.events import Event, EventError, read_events
+from pathway.loader import DEFAULT_DEFINITION, DefinitionError, load
+from pathway.model import Pathway
+
+EXIT_OK = 0
+EXIT_VIOLATION = 1
+EXIT_INPUT = 2
+EXIT_REJECTED = 3
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
+    click.echo(f"pathway: error: {message}", err=True)
+    sys.exit(code)
+
+
+def load_pathway(path: str | Path | None) -> Pathway:
+    try:
+        return load(path)
+    except DefinitionError as err:
+        fail(str(err))
+
+
+def definition_option(fn: F) -> F:
+    """Adds --definition and hands the command a loaded ``pathway``; a broken file exits 2."""
+
+    @click.option(
+        "--definition",
+        "definition",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help=f"Pathway definition file (TOML). Default: the shipped {DEFAULT_DEFINITION.name}.",
+    )
+    @functools.wraps(fn)
+    def wrapper(*args: Any, definition: Path | None, **kwargs: Any) -> Any:
+        return fn(*args, pathway=load_pathway(definition), **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _decoded(stream: Any) -> Iterator[str]:
+    for number, raw in enumerate(stream, start=1):
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError:
+            # keep the line count right so later messages name the right line
+            yield f'{{"__invalid_utf8__": {number}}}'
+
+
+def read_event_file(path: str, pathway: Pathway) -> tuple[list[Event], list[EventError]]:
+    """All usable events of a JSONL file (or '-' for stdin) and the errors of the rest."""
+    events: list[Event] = []
+    errors: list[EventError] = []
+    try:
+        stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    except OSError as err:
+        fail(f"{path}: {err.strerror or err}")
+    with stream:
+        for item in read_events(_decoded(stream), pathway):
+            if isinstance(item, EventError):
+                if "__invalid_utf8__" in item.problem:
+                    item = EventError(item.line, "not UTF-8 text")
+                errors.append(item)
+            else:
+                events.append(item)
+    return events, errors

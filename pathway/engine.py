@@ -1,0 +1,137 @@
+"""Runs one patient's event stream through the generated machine and records a Trace.
+
+Out-of-sequence events are refused with the definition's reason and the rest of
+the stream is still processed; an event earlier than the one before it is
+refused too, as a time-order problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from pathway import guards
+from pathway.events import Event
+from pathway.facts import EventScope, Facts, record
+from pathway.machine import TransitionNotAllowed, current_state, event_id, new_machine
+from pathway.model import Pathway, Rejection
+from pathway.trace import Rejected, Step, Trace
+
+
+def rejection_for(pathway: Pathway, state: str, scope: EventScope) -> Rejection | None:
+    """The first explicit rejection rule that covers this event in this state."""
+    for rule in pathway.rejections:
+        if rule.source == state and scope.event_name in rule.events and guards.evaluate(rule.guard, scope):
+            return rule
+    return None
+
+
+def refusal_reason(pathway: Pathway, state: str, scope: EventScope) -> str:
+    if pathway.state(state).final:
+        return f"the pathway has ended in the final state {state!r}; final states accept no events"
+    rule = rejection_for(pathway, state, scope)
+    if rule is not None:
+        return rule.reason
+    return f"no transition for event {scope.event_name!r} in state {state!r}"
+
+
+class PatientRun:
+    """One patient's course in progress: feed events, read the trace at any time."""
+
+    def __init__(self, pathway: Pathway, patient: str | None = None) -> None:
+        self.pathway = pathway
+        self.patient = patient
+        self.facts = Facts()
+        self.machine, self.recorder = new_machine(pathway, None)
+        self.state = current_state(self.machine)
+        self.path: list[str] = [self.state]
+        self.steps: list[Step] = []
+        self.rejected: list[Rejected] = []
+        self.last_event: Event | None = None
+
+    def send(self, event: Event) -> bool:
+        """Apply one event; True when accepted."""
+        last = self.last_event
+        if last is not None and event.at < last.at:
+            self.rejected.append(
+                Rejected(
+                    event.line,
+                    event.name,
+                    event.at_text,
+                    f"at {event.at_text} is earlier than the previous event at {last.at_text} (line {last.line})",
+                    "time_order",
+                )
+            )
+            return False
+        scope = EventScope(self.facts, event)
+        if self.pathway.state(self.state).final:
+            self._refuse(event, scope)
+            return False
+        self.machine.scope = scope
+        self.recorder.taken.clear()
+        try:
+            self.machine.send(event_id(event.name))
+        except TransitionNotAllowed:
+            self._refuse(event, scope)
+            return False
+        self._accept(event)
+        return True
+
+    def _refuse(self, event: Event, scope: EventScope) -> None:
+        reason = refusal_reason(self.pathway, self.state, scope)
+        self.rejected.append(Rejected(event.line, event.name, event.at_text, reason))
+        # a refused event still sets the clock: later events may not go back before it
+        self.last_event = event
+
+    def _accept(self, event: Event) -> None:
+        entered = []
+        for transition in self.recorder.taken:
+            self.steps.append(
+                Step(
+                    line=event.line,
+                    event=event.name,
+                    at=event.at_text,
+                    source=transition.source,
+                    target=transition.target,
+                    transition=transition.id,
+                    reason=transition.reason,
+                    guard=transition.label or guards.words(transition.guard),
+                    citation=self.pathway.cite_text(transition.cite),
+                )
+            )
+            if transition.target != self.path[-1]:
+                self.path.append(transition.target)
+            entered.append(transition.target)
+        self.state = current_state(self.machine)
+        self.facts = record(self.facts, event, entered)
+        self.last_event = event
+
+    def trace(self) -> Trace:
+        return Trace(
+            pathway=self.pathway.id,
+            version=self.pathway.version,
+            patient=self.patient,
+            state=self.state,
+            final=self.pathway.state(self.state).final,
+            path=tuple(self.path),
+            steps=tuple(self.steps),
+            rejected=tuple(self.rejected),
+        )
+
+
+def run_course(pathway: Pathway, events: Iterable[Event], patient: str | None = None) -> Trace:
+    run = PatientRun(pathway, patient)
+    for event in events:
+        run.send(event)
+    return run.trace()
+
+
+def run_stream(pathway: Pathway, events: Iterable[Event]) -> Iterator[Trace]:
+    """Traces of a multi-patient stream, one per patient in order of first appearance."""
+    runs: dict[str | None, PatientRun] = {}
+    for event in events:
+        run = runs.get(event.patient)
+        if run is None:
+            run = runs[event.patient] = PatientRun(pathway, event.patient)
+        run.send(event)
+    for run in runs.values():
+        yield run.trace()

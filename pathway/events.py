@@ -1,0 +1,137 @@
+"""The event stream of CLINICAL.md section 3: JSON Lines in, validated records out.
+
+The vocabulary (event names, fields, types, allowed values) comes from the loaded
+pathway definition; this module only knows the envelope every record shares:
+``event``, ``at`` and an optional ``patient``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from pathway.model import EventSpec, FieldSpec, Pathway
+
+ENVELOPE = ("event", "at", "patient")
+
+
+@attrs.frozen
+class Event:
+    line: int
+    name: str
+    at: datetime
+    at_text: str
+    fields: Mapping[str, Any] = attrs.field(factory=dict)
+    patient: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"event": self.name, "at": self.at_text}
+        if self.patient is not None:
+            record["patient"] = self.patient
+        record.update(self.fields)
+        return record
+
+
+@attrs.frozen
+class EventError:
+    """A record that cannot be used; str() is the one-line message for stderr."""
+
+    line: int
+    problem: str
+    field: str | None = None
+    patient: str | None = None
+
+    def __str__(self) -> str:
+        where = f"field '{self.field}': " if self.field else ""
+        return f"line {self.line}: {where}{self.problem}"
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601 with an offset or Z; a time without an offset is ambiguous and refused."""
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("needs a UTC offset or 'Z'")
+    return at
+
+
+def _check_value(spec: FieldSpec, value: Any) -> str | None:
+    if spec.type == "bool":
+        return None if isinstance(value, bool) else "expected true or false"
+    if spec.type == "int":
+        return None if isinstance(value, int) and not isinstance(value, bool) else "expected an integer"
+    if spec.type == "number":
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and value == value
+        return None if ok else "expected a number"
+    if spec.type == "string":
+        return None if isinstance(value, str) else "expected a string"
+    if not isinstance(value, str) or value not in spec.values:
+        return f"{value!r} is not one of {', '.join(spec.values)}"
+    return None
+
+
+def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError:
+    """Validate one decoded JSON value against the pathway's event vocabulary."""
+    if not isinstance(record, dict):
+        return EventError(line, f"expected a JSON object, found {type(record).__name__}")
+    patient = record.get("patient")
+    if patient is not None and not isinstance(patient, str):
+        return EventError(line, "expected a string", "patient")
+    name = record.get("event")
+    if name is None:
+        return EventError(line, "missing", "event", patient)
+    specs: dict[str, EventSpec] = {spec.name: spec for spec in pathway.events}
+    if name not in specs:
+        return EventError(line, f"unknown event {name!r} (known: {', '.join(specs)})", "event", patient)
+    at_text = record.get("at")
+    if at_text is None:
+        return EventError(line, "missing", "at", patient)
+    if not isinstance(at_text, str):
+        return EventError(line, "expected an ISO 8601 time string", "at", patient)
+    try:
+        at = parse_time(at_text)
+    except ValueError as err:
+        reason = str(err) if "offset" in str(err) else f"{at_text!r} is not an ISO 8601 time"
+        return EventError(line, reason, "at", patient)
+    spec = specs[name]
+    fields: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in ENVELOPE:
+            continue
+        field_spec = spec.field(key)
+        if field_spec is None:
+            known = ", ".join(f.name for f in spec.fields) or "none"
+            return EventError(line, f"unknown field for event {name!r} (fields: {known})", key, patient)
+        if value is None and not field_spec.required:
+            continue
+        problem = _check_value(field_spec, value)
+        if problem:
+            return EventError(line, problem, key, patient)
+        fields[key] = value
+    for field_spec in spec.fields:
+        if field_spec.required and field_spec.name not in fields:
+            return EventError(line, f"missing (required for event {name!r})", field_spec.name, patient)
+    return Event(line, name, at, at_text, fields, patient)
+
+
+def read_events(lines: Iterable[str], pathway: Pathway) -> Iterator[Event | EventError]:
+    """Each non-blank line as an Event or, when it cannot be used, an EventError."""
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as err:
+            yield EventError(number, f"not valid JSON: {err.msg} at column {err.colno}")
+            continue
+        except RecursionError:
+            yield EventError(number, "not valid JSON: nested too deeply")
+            continue
+        yield parse_record(record, number, pathway)
+
+
+def dumps(event: Event) -> str:
+    return json.dumps(event.to_record(), ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,210 @@
+"""Value types of a loaded pathway definition.
+
+Everything here is frozen data: the clinical content comes from the definition
+file and nothing in this module knows anything clinical.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from pathway.guards import Expr
+
+FieldType = Literal["enum", "int", "number", "bool", "string"]
+StateKind = Literal["initial", "active", "final"]
+RecommendationKind = Literal["imaging", "action"]
+
+RATINGS = ("usually_appropriate", "may_be_appropriate", "usually_not_appropriate")
+RRLS = ("O", "☢", "☢☢", "☢☢☢", "☢☢☢☢", "☢☢☢☢☢")
+
+
+@attrs.frozen
+class Citation:
+    id: str
+    title: str
+    source: str
+    quality: str = ""
+
+
+@attrs.frozen
+class Cite:
+    """A reference to a citation plus where in it (section, table, pitfall)."""
+
+    ref: str
+    where: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.ref}: {self.where}" if self.where else self.ref
+
+
+@attrs.frozen
+class Parameter:
+    name: str
+    value: float | int | str | bool
+    unit: str
+    text: str
+    cite: Cite
+    derived: bool = False
+
+    def display(self) -> str:
+        if isinstance(self.value, bool) or not self.unit:
+            return str(self.value)
+        return f"{self.value} {self.unit}"
+
+
+@attrs.frozen
+class FieldSpec:
+    name: str
+    type: FieldType
+    required: bool = False
+    values: tuple[str, ...] = ()
+    label: str = ""
+
+    def words(self) -> str:
+        return self.label or self.name.replace("_", " ")
+
+
+@attrs.frozen
+class EventSpec:
+    name: str
+    label: str
+    fields: tuple[FieldSpec, ...]
+    cite: Cite
+
+    def field(self, name: str) -> FieldSpec | None:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        return None
+
+
+@attrs.frozen
+class Predicate:
+    name: str
+    expr: Expr
+    text: str
+    cite: Cite
+    text_not: str = ""
+
+
+@attrs.frozen
+class Recommendation:
+    code: str
+    kind: RecommendationKind
+    text: str
+    cite: Cite
+    rating: str | None = None
+    rrl: str | None = None
+    note: str = ""
+
+
+@attrs.frozen
+class State:
+    id: str
+    kind: StateKind
+    title: str
+    text: str
+    group: str
+    cite: Cite
+    recommendations: tuple[Recommendation, ...] = ()
+    gist: str = ""
+
+    @property
+    def final(self) -> bool:
+        return self.kind == "final"
+
+
+@attrs.frozen
+class Transition:
+    """One guarded transition. ``events`` empty means it fires on entering ``source``."""
+
+    id: str
+    source: str
+    events: tuple[str, ...]
+    target: str
+    guard: Expr | None
+    guard_source: str
+    reason: str
+    cite: Cite
+    label: str = ""
+
+    @property
+    def immediate(self) -> bool:
+        return not self.events
+
+
+@attrs.frozen
+class Rejection:
+    """An explicit refusal of an event in a state, with the reason reported to the user."""
+
+    id: str
+    source: str
+    events: tuple[str, ...]
+    guard: Expr | None
+    guard_source: str
+    reason: str
+    cite: Cite
+
+
+@attrs.frozen
+class Pathway:
+    id: str
+    title: str
+    version: str
+    description: str
+    cite: Cite
+    initial: str
+    citations: tuple[Citation, ...]
+    parameters: tuple[Parameter, ...]
+    events: tuple[EventSpec, ...]
+    predicates: tuple[Predicate, ...]
+    states: tuple[State, ...]
+    transitions: tuple[Transition, ...]
+    rejections: tuple[Rejection, ...]
+    source_path: str = ""
+
+    def state(self, state_id: str) -> State:
+        for state in self.states:
+            if state.id == state_id:
+                return state
+        raise KeyError(state_id)
+
+    def event(self, name: str) -> EventSpec:
+        for spec in self.events:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def parameter(self, name: str) -> Parameter:
+        for param in self.parameters:
+            if param.name == name:
+                return param
+        raise KeyError(name)
+
+    def citation(self, ref: str) -> Citation:
+        for citation in self.citations:
+            if citation.id == ref:
+                return citation
+        raise KeyError(ref)
+
+    @property
+    def state_ids(self) -> tuple[str, ...]:
+        return tuple(state.id for state in self.states)
+
+    @property
+    def event_names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.events)
+
+    @property
+    def final_state_ids(self) -> tuple[str, ...]:
+        return tuple(state.id for state in self.states if state.final)
+
+    def transitions_from(self, state_id: str) -> tuple[Transition, ...]:
+        return tuple(t for t in self.transitions if t.source == state_id)
+
+    def cite_text(self, cite: Cite) -> str:
+        """The citation as a reader sees it: short title plus where in the source."""
+        citation = self.citation(cite.ref)
+        return f"{citation.title}: {cite.where}" if cite.where else citation.title

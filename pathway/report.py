@@ -1,0 +1,109 @@
+"""Human-readable views of traces and of the pathway itself (rich renderables)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from pathway import guards
+from pathway.model import Pathway, Recommendation
+from pathway.trace import Trace
+
+_RATING_STYLE = {
+    "usually_appropriate": "bold green",
+    "may_be_appropriate": "yellow",
+    "usually_not_appropriate": "red",
+}
+
+
+def recommendations_table(recs: tuple[Recommendation, ...], pathway: Pathway) -> Table:
+    table = Table(show_header=True, header_style="bold", expand=False, box=None, padding=(0, 1))
+    table.add_column("code")
+    table.add_column("kind")
+    table.add_column("rating / RRL")
+    table.add_column("recommendation")
+    table.add_column("source", style="dim")
+    for rec in recs:
+        rating = Text("")
+        if rec.kind == "imaging":
+            rating = Text((rec.rating or "").replace("_", " "), style=_RATING_STYLE.get(rec.rating or "", ""))
+            rating.append(f"  {rec.rrl}")
+        text = rec.text + (f" ({rec.note})" if rec.note else "")
+        table.add_row(rec.code, rec.kind, rating, text, pathway.cite_text(rec.cite))
+    return table
+
+
+def trace_view(trace: Trace, pathway: Pathway) -> RenderableType:
+    """One patient's course as a table, with where it ended and what to do now."""
+    steps = Table(show_header=True, header_style="bold", expand=False)
+    steps.add_column("line", justify="right")
+    steps.add_column("at")
+    steps.add_column("event")
+    steps.add_column("transition")
+    steps.add_column("because")
+    for step in trace.steps:
+        move = step.source if step.source == step.target else f"{step.source} → {step.target}"
+        steps.add_row(str(step.line), step.at, step.event, move, f"{step.reason}\n[dim]{step.guard}[/dim]")
+    parts: list[RenderableType] = [steps]
+    if trace.rejected:
+        rejected = Table(show_header=True, header_style="bold red", title="refused events", expand=False)
+        rejected.add_column("line", justify="right")
+        rejected.add_column("event")
+        rejected.add_column("reason")
+        for item in trace.rejected:
+            rejected.add_row(str(item.line), item.event, item.reason)
+        parts.append(rejected)
+    state = pathway.state(trace.state)
+    parts.append(Text.assemble(("now: ", "bold"), (state.title, "bold cyan"), f"  ({state.text})"))
+    parts.append(recommendations_table(state.recommendations, pathway))
+    title = f"patient {trace.patient}" if trace.patient is not None else "course"
+    subtitle = "final" if trace.final else "in progress"
+    return Panel(Group(*parts), title=f"{title}: {' → '.join(trace.path)}", subtitle=subtitle)
+
+
+def pathway_view(pathway: Pathway) -> Iterator[RenderableType]:
+    """The whole pathway as a reviewer reads it: states, recommendations, transitions, sources."""
+    yield Panel(
+        Text(pathway.description),
+        title=f"{pathway.title}  (pathway {pathway.id} v{pathway.version})",
+        subtitle=pathway.cite_text(pathway.cite),
+    )
+    params = Table(title="thresholds", show_header=True, header_style="bold")
+    params.add_column("parameter")
+    params.add_column("value")
+    params.add_column("meaning")
+    params.add_column("source", style="dim")
+    for param in pathway.parameters:
+        params.add_row(param.name, param.display(), param.text, pathway.cite_text(param.cite) + (" [derived]" if param.derived else ""))
+    yield params
+    for state in pathway.states:
+        body: list[RenderableType] = [Text(state.text)]
+        if state.recommendations:
+            body.append(recommendations_table(state.recommendations, pathway))
+        moves = Table(show_header=True, header_style="bold", box=None, padding=(0, 1))
+        moves.add_column("on")
+        moves.add_column("when")
+        moves.add_column("go to")
+        moves.add_column("why")
+        moves.add_column("source", style="dim")
+        for t in pathway.transitions_from(state.id):
+            on = ", ".join(t.events) if t.events else "(on entry)"
+            moves.add_row(on, t.label or guards.words(t.guard), t.target, t.reason, pathway.cite_text(t.cite))
+        for r in pathway.rejections:
+            if r.source == state.id:
+                moves.add_row(", ".join(r.events), guards.words(r.guard), "[red]refused[/red]", r.reason, pathway.cite_text(r.cite))
+        if moves.row_count:
+            body.append(moves)
+        kind = "final" if state.final else state.kind
+        yield Panel(Group(*body), title=f"{state.title}  [dim]({state.id}, {kind})[/dim]", subtitle=pathway.cite_text(state.cite))
+    cites = Table(title="sources", show_header=True, header_style="bold")
+    cites.add_column("id")
+    cites.add_column("source")
+    cites.add_column("quality", style="dim")
+    for citation in pathway.citations:
+        cites.add_row(citation.id, f"{citation.title}\n{citation.source}", citation.quality)
+    yield cites

@@ -1,0 +1,71 @@
+"""What a run reports for one patient (CLINICAL.md section 6) and its JSON form."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import attrs
+
+from pathway.model import Pathway, Recommendation
+
+RejectionKind = Literal["out_of_sequence", "time_order"]
+
+
+@attrs.frozen
+class Step:
+    line: int
+    event: str
+    at: str
+    source: str
+    target: str
+    transition: str
+    reason: str
+    guard: str
+    citation: str
+
+
+@attrs.frozen
+class Rejected:
+    line: int
+    event: str
+    at: str
+    reason: str
+    kind: RejectionKind = "out_of_sequence"
+
+
+@attrs.frozen
+class Trace:
+    pathway: str
+    version: str
+    patient: str | None
+    state: str
+    final: bool
+    path: tuple[str, ...]
+    steps: tuple[Step, ...]
+    rejected: tuple[Rejected, ...]
+
+
+def recommendation_json(rec: Recommendation, pathway: Pathway) -> dict[str, Any]:
+    item: dict[str, Any] = {"code": rec.code, "kind": rec.kind, "text": rec.text}
+    if rec.kind == "imaging":
+        item["rating"] = rec.rating
+        item["rrl"] = rec.rrl
+    if rec.note:
+        item["note"] = rec.note
+    item["citation"] = pathway.cite_text(rec.cite)
+    return item
+
+
+def trace_json(trace: Trace, pathway: Pathway) -> dict[str, Any]:
+    """The object `pathway run --json` prints for one patient."""
+    return {
+        "pathway": trace.pathway,
+        "version": trace.version,
+        "patient": trace.patient,
+        "state": trace.state,
+        "final": trace.final,
+        "path": list(trace.path),
+        "steps": [attrs.asdict(step) for step in trace.steps],
+        "recommendations": [recommendation_json(r, pathway) for r in pathway.state(trace.state).recommendations],
+        "rejected": [attrs.asdict(r) for r in trace.rejected],
+    }

@@ -51,8 +51,10 @@ def run(events_file: str, as_json: bool, pathway: Pathway) -> None:
         if not traces and not errors:
             console.print("no events")
     time_errors = [r for t in traces for r in t.rejected if r.kind == "time_order"]
-    for problem in sorted([*map(str, errors), *(f"line {r.line}: field 'at': {r.reason}" for r in time_errors)],
-                          key=lambda m: int(m.split(":")[0].split()[1])):
+    for problem in sorted(
+        [*map(str, errors), *(f"line {r.line}: field 'at': {r.reason}" for r in time_errors)],
+        key=lambda m: int(m.split(":")[0].split()[1]),
+    ):
         click.echo(problem, err=True)
     if errors or time_errors:
         sys.exit(EXIT_INPUT)

@@ -270,8 +270,7 @@ class _Parser:
             if self.accept("op", "("):
                 if token.text not in FUNCTIONS:
                     raise GuardSyntaxError(
-                        f"unknown function {token.text!r} at column {token.column}"
-                        f" (known: {', '.join(FUNCTIONS)})"
+                        f"unknown function {token.text!r} at column {token.column} (known: {', '.join(FUNCTIONS)})"
                     )
                 arg = self.take("name").text
                 self.take("op", ")")

@@ -71,7 +71,9 @@ class _Reader:
                 self.fail(f"missing {what or key!r}")
             return default
         value = self.table[key]
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool) and bool not in _as_tuple(kind)):
+        if not isinstance(value, kind) or (
+            kind is not bool and isinstance(value, bool) and bool not in _as_tuple(kind)
+        ):
             names = " or ".join(k.__name__ for k in _as_tuple(kind))
             self.fail(f"expected {names}, found {value!r}", key)
         return value
@@ -258,9 +260,17 @@ class _Builder:
                 if kind != "enum" and values:
                     field_entry.fail("only enum fields take values", "values")
                 fields.append(
-                    FieldSpec(field_name, kind, field_entry.get("required", bool, False), values, field_entry.get("label", str, ""))
+                    FieldSpec(
+                        field_name,
+                        kind,
+                        field_entry.get("required", bool, False),
+                        values,
+                        field_entry.get("label", str, ""),
+                    )
                 )
-            self.events[name] = EventSpec(name, entry.get("label", str, name.replace("_", " ")), tuple(fields), self._cite(entry))
+            self.events[name] = EventSpec(
+                name, entry.get("label", str, name.replace("_", " ")), tuple(fields), self._cite(entry)
+            )
         if not self.events:
             section.fail("at least one event is needed")
 
@@ -335,14 +345,23 @@ class _Builder:
     def _check_literals(self, entry: _Reader, key: str, source: str, expr: guards.Expr) -> None:
         """A string compared with an enum field must be one of its values: catches typos like 'worst'."""
         for node in guards.walk(expr):
-            if isinstance(node, guards.Compare) and isinstance(node.left, guards.Field) and isinstance(node.right, guards.Const):
+            if (
+                isinstance(node, guards.Compare)
+                and isinstance(node.left, guards.Field)
+                and isinstance(node.right, guards.Const)
+            ):
                 pairs = [(node.left.name, node.right.value)]
             elif isinstance(node, guards.InList) and isinstance(node.left, guards.Field):
                 pairs = [(node.left.name, v) for v in node.values]
             else:
                 continue
             for field_name, value in pairs:
-                allowed = {v for spec in self.events.values() if (f := spec.field(field_name)) and f.type == "enum" for v in f.values}
+                allowed = {
+                    v
+                    for spec in self.events.values()
+                    if (f := spec.field(field_name)) and f.type == "enum"
+                    for v in f.values
+                }
                 if allowed and value not in allowed:
                     entry.fail(f"guard {source!r}: {value!r} is not a value of field {field_name!r}", key)
 
@@ -445,7 +464,9 @@ class _Builder:
         ids: set[str] = set()
         for index, body in enumerate(items):
             probe = body.get("id") if isinstance(body, Mapping) else None
-            entry = _Reader(self.file, f"transitions[{index}]" + (f" ({probe})" if isinstance(probe, str) else ""), body)
+            entry = _Reader(
+                self.file, f"transitions[{index}]" + (f" ({probe})" if isinstance(probe, str) else ""), body
+            )
             entry.only("id", "from", "on", "when", "to", "reason", "cite", "label", "immediate")
             tid = entry.text("id")
             if tid in ids:

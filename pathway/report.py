@@ -78,7 +78,12 @@ def pathway_view(pathway: Pathway) -> Iterator[RenderableType]:
     params.add_column("meaning")
     params.add_column("source", style="dim")
     for param in pathway.parameters:
-        params.add_row(param.name, param.display(), param.text, pathway.cite_text(param.cite) + (" [derived]" if param.derived else ""))
+        params.add_row(
+            param.name,
+            param.display(),
+            param.text,
+            pathway.cite_text(param.cite) + (" [derived]" if param.derived else ""),
+        )
     yield params
     for state in pathway.states:
         body: list[RenderableType] = [Text(state.text)]
@@ -95,11 +100,21 @@ def pathway_view(pathway: Pathway) -> Iterator[RenderableType]:
             moves.add_row(on, t.label or guards.words(t.guard), t.target, t.reason, pathway.cite_text(t.cite))
         for r in pathway.rejections:
             if r.source == state.id:
-                moves.add_row(", ".join(r.events), guards.words(r.guard), "[red]refused[/red]", r.reason, pathway.cite_text(r.cite))
+                moves.add_row(
+                    ", ".join(r.events),
+                    guards.words(r.guard),
+                    "[red]refused[/red]",
+                    r.reason,
+                    pathway.cite_text(r.cite),
+                )
         if moves.row_count:
             body.append(moves)
         kind = "final" if state.final else state.kind
-        yield Panel(Group(*body), title=f"{state.title}  [dim]({state.id}, {kind})[/dim]", subtitle=pathway.cite_text(state.cite))
+        yield Panel(
+            Group(*body),
+            title=f"{state.title}  [dim]({state.id}, {kind})[/dim]",
+            subtitle=pathway.cite_text(state.cite),
+        )
     cites = Table(title="sources", show_header=True, header_style="bold")
     cites.add_column("id")
     cites.add_column("source")

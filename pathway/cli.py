@@ -76,3 +76,6 @@ def describe(as_json: bool, pathway: Pathway) -> None:
     console = Console()
     for part in pathway_view(pathway):
         console.print(part)
+
+
+# Commands that live with their subsystem register themselves below, one line each.

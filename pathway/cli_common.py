@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -51,15 +51,6 @@ def definition_option(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _decoded(stream: Any) -> Iterator[str]:
-    for number, raw in enumerate(stream, start=1):
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError:
-            # keep the line count right so later messages name the right line
-            yield f'{{"__invalid_utf8__": {number}}}'
-
-
 def read_event_file(path: str, pathway: Pathway) -> tuple[list[Event], list[EventError]]:
     """All usable events of a JSONL file (or '-' for stdin) and the errors of the rest."""
     events: list[Event] = []
@@ -69,10 +60,8 @@ def read_event_file(path: str, pathway: Pathway) -> tuple[list[Event], list[Even
     except OSError as err:
         fail(f"{path}: {err.strerror or err}")
     with stream:
-        for item in read_events(_decoded(stream), pathway):
+        for item in read_events(stream, pathway):
             if isinstance(item, EventError):
-                if "__invalid_utf8__" in item.problem:
-                    item = EventError(item.line, "not UTF-8 text")
                 errors.append(item)
             else:
                 events.append(item)

@@ -117,9 +117,17 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
     return Event(line, name, at, at_text, fields, patient)
 
 
-def read_events(lines: Iterable[str], pathway: Pathway) -> Iterator[Event | EventError]:
-    """Each non-blank line as an Event or, when it cannot be used, an EventError."""
-    for number, text in enumerate(lines, start=1):
+def read_events(lines: Iterable[str | bytes], pathway: Pathway) -> Iterator[Event | EventError]:
+    """Each non-blank line (text, or bytes decoded as UTF-8) as an Event or, when it cannot be used, an EventError."""
+    for number, raw in enumerate(lines, start=1):
+        if isinstance(raw, bytes):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield EventError(number, "not UTF-8 text")
+                continue
+        else:
+            text = raw
         if not text.strip():
             continue
         try:

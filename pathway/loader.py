@@ -342,9 +342,38 @@ class _Builder:
         self._check_literals(entry, key, source, resolved)
         return resolved
 
+    def _kind(self, node: guards.Expr) -> str | None:
+        """The value kind a guard operand yields: number, text or flag (None when unknown)."""
+        value: Any = None
+        if isinstance(node, guards.Call):
+            return "flag" if node.func == "occurred" else "number"
+        if isinstance(node, guards.EventName):
+            return "text"
+        if isinstance(node, guards.Field):
+            types = {f.type for spec in self.events.values() if (f := spec.field(node.name))}
+            kinds = {"number" if t in ("int", "number") else "flag" if t == "bool" else "text" for t in types}
+            return kinds.pop() if len(kinds) == 1 else None
+        if isinstance(node, guards.Const | guards.Param):
+            value = node.value
+        else:
+            return None
+        if isinstance(value, bool):
+            return "flag"
+        return "number" if isinstance(value, int | float) else "text"
+
     def _check_literals(self, entry: _Reader, key: str, source: str, expr: guards.Expr) -> None:
-        """A string compared with an enum field must be one of its values: catches typos like 'worst'."""
+        """Comparisons must compare like with like, and enum literals must exist (catches 'worst', "48")."""
         for node in guards.walk(expr):
+            if isinstance(node, guards.Compare):
+                left, right = self._kind(node.left), self._kind(node.right)
+                if left and right and left != right:
+                    entry.fail(
+                        f"guard {source!r}: compares a {left} ({guards.words(node.left)}) with a {right} "
+                        f"({guards.words(node.right)})",
+                        key,
+                    )
+                if node.op not in ("==", "!=") and "number" not in (left, right):
+                    entry.fail(f"guard {source!r}: {node.op!r} needs numbers", key)
             if (
                 isinstance(node, guards.Compare)
                 and isinstance(node.left, guards.Field)

@@ -22,7 +22,7 @@ _RATING_STYLE = {
 
 def recommendations_table(recs: tuple[Recommendation, ...], pathway: Pathway) -> Table:
     table = Table(show_header=True, header_style="bold", expand=False, box=None, padding=(0, 1))
-    table.add_column("code")
+    table.add_column("code", no_wrap=True)
     table.add_column("kind")
     table.add_column("rating / RRL")
     table.add_column("recommendation")

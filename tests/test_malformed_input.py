@@ -1,0 +1,162 @@
+"""Malformed input of every kind: exit 2, `line N: field ...` on stderr, no traceback, valid work still reported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pathway.cli import main
+
+GOOD_1 = '{"event":"dural_puncture","at":"2026-05-01T09:00:00Z","procedure":"lumbar_puncture"}'
+GOOD_3 = '{"event":"headache_resolved","at":"2026-05-03T09:00:00Z"}'
+PRESENT = '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic"}'
+
+BAD_LINES = {
+    "not json": ("{not json", None, "not valid JSON"),
+    "truncated json": ('{"event":"presentation","at":', None, "not valid JSON"),
+    "json array": ('["presentation"]', None, "expected a JSON object"),
+    "missing event": ('{"at":"2026-05-02T09:00:00Z","headache":"orthostatic"}', "event", "missing"),
+    "unknown event": ('{"event":"lumbar_drain","at":"2026-05-02T09:00:00Z"}', "event", "unknown event 'lumbar_drain'"),
+    "event not a string": ('{"event":7,"at":"2026-05-02T09:00:00Z"}', "event", "unknown event"),
+    "missing at": ('{"event":"presentation","headache":"orthostatic"}', "at", "missing"),
+    "bad time": ('{"event":"presentation","at":"yesterday","headache":"orthostatic"}', "at", "ISO 8601"),
+    "time without offset": (
+        '{"event":"presentation","at":"2026-05-02T09:00:00","headache":"orthostatic"}',
+        "at",
+        "offset",
+    ),
+    "time as number": ('{"event":"presentation","at":1714640400,"headache":"orthostatic"}', "at", "ISO 8601"),
+    "unknown field": (
+        '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic","pain":9}',
+        "pain",
+        "unknown field",
+    ),
+    "missing required field": ('{"event":"presentation","at":"2026-05-02T09:00:00Z"}', "headache", "missing"),
+    "enum value unknown": (
+        '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"throbbing"}',
+        "headache",
+        "'throbbing' is not one of",
+    ),
+    "number as string": (
+        '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic","temperature_c":"38.5"}',
+        "temperature_c",
+        "expected a number",
+    ),
+    "bool as string": (
+        '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic","seizure":"yes"}',
+        "seizure",
+        "expected true or false",
+    ),
+    "int as float": (
+        '{"event":"dural_puncture","at":"2026-05-01T10:00:00Z","procedure":"epidural","needle_gauge":22.5}',
+        "needle_gauge",
+        "expected an integer",
+    ),
+    "patient not a string": (
+        '{"patient":12,"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic"}',
+        "patient",
+        "expected a string",
+    ),
+}
+
+
+def _run(stdin: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["run", "-", "--json"], input=stdin)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LINES))
+def test_bad_line_is_named_and_the_rest_still_runs(case: str) -> None:
+    bad, field, problem = BAD_LINES[case]
+    code, out, err = _run("\n".join([GOOD_1, bad, PRESENT, GOOD_3]) + "\n")
+    assert code == 2
+    message = err.strip().splitlines()
+    assert len(message) == 1
+    assert message[0].startswith("line 2: ")
+    if field:
+        assert f"field '{field}'" in message[0]
+    assert problem in message[0]
+    assert "Traceback" not in err
+    report = json.loads(out)
+    assert report["state"] == "resolved"  # lines 1, 3 and 4 still processed and reported
+
+
+def test_time_going_backwards_exits_2_naming_the_line_and_still_reports() -> None:
+    earlier = '{"event":"reassessment","at":"2026-05-02T08:00:00Z","headache":"worse"}'
+    code, out, err = _run("\n".join([GOOD_1, PRESENT, earlier, GOOD_3]) + "\n")
+    assert code == 2
+    assert err.strip().startswith("line 3: field 'at': ")
+    report = json.loads(out)
+    assert report["state"] == "resolved"
+    assert [(r["line"], r["kind"]) for r in report["rejected"]] == [(3, "time_order")]
+
+
+def test_out_of_sequence_exits_3_and_lists_the_refusal() -> None:
+    review = '{"event":"patch_review","at":"2026-05-02T10:00:00Z","relief":"complete"}'
+    code, out, err = _run("\n".join([GOOD_1, PRESENT, review, GOOD_3]) + "\n")
+    assert code == 3
+    assert err == ""
+    report = json.loads(out)
+    assert [r["line"] for r in report["rejected"]] == [3]
+    assert report["state"] == "resolved"
+
+
+def test_blank_lines_are_skipped_but_counted() -> None:
+    code, _out, err = _run("\n".join([GOOD_1, "", PRESENT, "{bad"]) + "\n")
+    assert code == 2
+    assert err.startswith("line 4: ")
+
+
+def test_several_problems_are_each_reported_in_line_order() -> None:
+    code, _, err = _run("\n".join(["{x", GOOD_1, '{"event":"nope","at":"2026-05-01T09:00:00Z"}']) + "\n")
+    assert code == 2
+    assert [line.split(":")[0] for line in err.strip().splitlines()] == ["line 1", "line 3"]
+
+
+def test_non_utf8_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(
+        GOOD_1.encode()
+        + b"\n"
+        + '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"ortho\xe9"}'.encode("latin-1")
+        + b"\n"
+    )
+    result = CliRunner().invoke(main, ["run", str(path), "--json"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("line 2: not UTF-8")
+
+
+def test_missing_file_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["run", "/nonexistent/course.jsonl"])
+    assert result.exit_code == 2
+    assert "/nonexistent/course.jsonl" in result.stderr
+
+
+def test_real_process_prints_no_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(GOOD_1 + "\n{oops\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pathway", "run", str(path), "--json"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("line 2: not valid JSON")
+    assert "Traceback" not in proc.stderr
+    assert json.loads(proc.stdout)["state"] == "presentation"
+
+
+def test_multi_patient_stream_keeps_patients_apart() -> None:
+    lines = [
+        '{"patient":"p1","event":"dural_puncture","at":"2026-05-01T09:00:00Z","procedure":"epidural"}',
+        '{"patient":"p2","event":"presentation","at":"2026-04-01T09:00:00Z","headache":"orthostatic"}',
+        '{"patient":"p1","event":"presentation","at":"2026-05-01T10:00:00Z","headache":"orthostatic"}',
+    ]
+    code, out, _ = _run("\n".join(lines))
+    assert code == 0  # p2's earlier time is not "backwards": times are per patient
+    reports = {r["patient"]: r for r in map(json.loads, out.splitlines())}
+    assert reports["p1"]["state"] == "conservative_therapy"
+    assert reports["p2"]["state"] == "refer_spontaneous_intracranial_hypotension"

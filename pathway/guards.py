@@ -48,7 +48,8 @@ class GuardSyntaxError(ValueError):
 class Scope(Protocol):
     """What a guard can read about the patient at the moment an event arrives."""
 
-    event_name: str
+    @property
+    def event_name(self) -> str: ...
 
     def field(self, name: str) -> Any: ...
     def hours_since(self, event: str) -> float | None: ...

@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pathway import guards
 from pathway.model import (
@@ -26,8 +26,10 @@ from pathway.model import (
     Pathway,
     Predicate,
     Recommendation,
+    RecommendationKind,
     Rejection,
     State,
+    StateKind,
     Transition,
 )
 
@@ -262,7 +264,7 @@ class _Builder:
                 fields.append(
                     FieldSpec(
                         field_name,
-                        kind,
+                        cast(FieldType, kind),
                         field_entry.get("required", bool, False),
                         values,
                         field_entry.get("label", str, ""),
@@ -335,7 +337,9 @@ class _Builder:
             spec = self._field(name, events)
             if spec is None:
                 where = f"a field of {', '.join(events)}" if events else "a field of any event"
-                entry.fail(f"guard {source!r}: unknown name {name!r} (not a predicate, a parameter or {where})", key)
+                return entry.fail(
+                    f"guard {source!r}: unknown name {name!r} (not a predicate, a parameter or {where})", key
+                )
             return guards.Field(name, spec.words())
 
         resolved = guards.transform(tree, resolve)
@@ -428,7 +432,7 @@ class _Builder:
                 seen.add(recs[-1].code)
             self.states[state_id] = State(
                 id=state_id,
-                kind=kind,
+                kind=cast(StateKind, kind),
                 title=entry.text("title"),
                 text=self._fill(entry, "text", entry.text("text")),
                 group=entry.get("group", str, "final" if kind == "final" else "active"),
@@ -459,7 +463,7 @@ class _Builder:
             rec.fail(f"rrl {rrl!r} is not one of {', '.join(RRLS)}", "rrl")
         return Recommendation(
             code=rec.text("code"),
-            kind=kind,
+            kind=cast(RecommendationKind, kind),
             text=self._fill(rec, "text", rec.text("text")),
             cite=self._cite(rec),
             rating=rating,

@@ -22,6 +22,7 @@ from pathway.model import (
     Cite,
     EventSpec,
     FieldSpec,
+    FieldType,
     Parameter,
     Pathway,
     Predicate,

@@ -79,3 +79,6 @@ def describe(as_json: bool, pathway: Pathway) -> None:
 
 
 # Commands that live with their subsystem register themselves below, one line each.
+from pathway.demo import demo  # noqa: E402
+
+main.add_command(demo)

@@ -1,0 +1,188 @@
+"""Runtime monitor: the safety properties checked on one reported course.
+
+``check_trace(pathway, trace, events)`` replays a Trace (what `pathway run` and the
+simulator produce) against the property catalogue and returns every violation with
+the input line it happened on. With the course's events it checks everything a single
+course can show; without them (a trace alone carries no event fields) it skips the
+checks that read findings, except that an event whose name alone meets an escalation
+condition (a ``red_flag`` event) is still checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from pathway import guards
+from pathway.engine import run_course
+from pathway.events import Event, parse_time
+from pathway.facts import Facts, record
+from pathway.model import Pathway, Transition
+from pathway.trace import Rejected, Step, Trace
+from pathway.verify.checks import EventChecks, visited_static_problems
+from pathway.verify.properties import Bound, Catalogue, bind, load_catalogue
+from pathway.verify.semantics import Move, Semantics
+
+
+@attrs.frozen
+class Violation:
+    """A property a course broke: which, what happened, and on which input line (None: the whole course)."""
+
+    property: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.property}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"property": self.property, "line": self.line, "message": self.message}
+
+
+def _reads_fields(bound: Bound) -> bool:
+    exprs = [bound.when, *(rule.when for rule in bound.rules)]
+    return any(isinstance(node, guards.Field) for expr in exprs if expr is not None for node in guards.walk(expr, True))
+
+
+class Monitor:
+    """The catalogue bound to one pathway, reused across many traces (a cohort)."""
+
+    def __init__(self, pathway: Pathway, catalogue: Catalogue | None = None) -> None:
+        self.pathway = pathway
+        self.bound = bind(catalogue or load_catalogue(), pathway)
+        self.semantics = Semantics(pathway)
+        usable = [b for b in self.bound if not b.problem]
+        self.with_events = EventChecks(pathway, usable)
+        self.without_events = EventChecks(pathway, [b for b in usable if b.kind == "escalate" or not _reads_fields(b)])
+        self.static = [b for b in usable if b.kind in ("imaging_rating", "recommends")]
+        self.consistency = [b.id for b in usable if b.kind == "trace_consistent"]
+        self.transitions = {(t.id, t.source): t for t in pathway.transitions}
+
+    def check(self, trace: Trace, events: Iterable[Event] | None = None) -> list[Violation]:
+        violations: list[Violation] = []
+        for prop_id in self.consistency:
+            violations += [Violation(prop_id, message, line) for line, message in self._consistency(trace)]
+        for bound in self.static:
+            violations += [
+                Violation(bound.id, message) for message in visited_static_problems(self.pathway, bound, trace.path)
+            ]
+        violations += self._replay(trace, events)
+        return violations
+
+    # ------------------------------------------------------------ replaying the course
+
+    def _replay(self, trace: Trace, events: Iterable[Event] | None) -> list[Violation]:
+        by_line = {e.line: e for e in events if e.patient == trace.patient} if events is not None else None
+        checks = self.with_events if by_line is not None else self.without_events
+        steps_by_line: dict[int, list[Step]] = {}
+        for step in trace.steps:
+            steps_by_line.setdefault(step.line, []).append(step)
+        records: list[tuple[int, list[Step] | Rejected]] = sorted(
+            [*steps_by_line.items(), *((r.line, r) for r in trace.rejected if r.kind != "time_order")],
+            key=lambda item: item[0],
+        )
+        state, facts, memory = self.pathway.initial, Facts(), checks.start()
+        violations: list[Violation] = []
+        for line, item in records:
+            name = item[0].event if isinstance(item, list) else item.event
+            at_text = item[0].at if isinstance(item, list) else item.at
+            event = by_line.get(line) if by_line is not None else None
+            if event is None:
+                try:
+                    at = parse_time(at_text)
+                except ValueError:
+                    continue
+                event = Event(line, name, at, at_text, {}, trace.patient)
+            move = self._move(state, facts, event, item)
+            if move is None:
+                break  # the trace names a transition the pathway lacks: reported by trace_consistent
+            memory, found = checks.check(memory, move)
+            violations += [Violation(prop_id, message, line) for prop_id, message in found]
+            state, facts = move.after, move.facts
+        return violations
+
+    def _move(self, state: str, facts: Facts, event: Event, item: list[Step] | Rejected) -> Move | None:
+        scope_move = self.semantics.step(state, facts, event)  # only for the scope and rejection rule
+        if isinstance(item, Rejected):
+            return attrs.evolve(scope_move, accepted=False, taken=(), after=state, facts=facts)
+        taken: list[Transition] = []
+        for step in item:
+            transition = self.transitions.get((step.transition, step.source))
+            if transition is None or transition.target != step.target:
+                return None
+            taken.append(transition)
+        new_facts = record(facts, event, [t.target for t in taken])
+        return Move(state, event, scope_move.scope, True, tuple(taken), taken[-1].target, new_facts)
+
+    # ------------------------------------------------------------ the trace's own consistency
+
+    def _consistency(self, trace: Trace) -> list[tuple[int | None, str]]:
+        pathway = self.pathway
+        problems: list[tuple[int | None, str]] = []
+        final = set(pathway.final_state_ids)
+        current = pathway.initial
+        path = [current]
+        last_line = 0
+        for step in trace.steps:
+            if step.line < last_line:
+                problems.append((step.line, f"step on line {step.line} comes after line {last_line}"))
+            last_line = step.line
+            if step.source != current:
+                problems.append((step.line, f"step starts in {step.source!r} but the course was in {current!r}"))
+            if current in final:
+                problems.append((step.line, f"step {step.transition!r} taken after the final state {current!r}"))
+            transition = self.transitions.get((step.transition, step.source))
+            if transition is None or transition.target != step.target:
+                problems.append(
+                    (step.line, f"no transition {step.transition!r} from {step.source!r} to {step.target!r}")
+                )
+            if not step.citation.strip():
+                problems.append((step.line, f"step {step.transition!r} carries no citation"))
+            current = step.target
+            if current != path[-1]:
+                path.append(current)
+        if tuple(path) != tuple(trace.path):
+            problems.append((None, f"path {list(trace.path)} does not follow the steps {path}"))
+        if trace.state != current:
+            problems.append((None, f"state {trace.state!r} is not where the steps end ({current!r})"))
+        if trace.state in pathway.state_ids and trace.final != (trace.state in final):
+            problems.append(
+                (None, f"final={trace.final} but state {trace.state!r} is {'' if trace.final else 'not '}final")
+            )
+        accepted = {s.line for s in trace.steps}
+        for rejected in trace.rejected:
+            if rejected.line in accepted:
+                problems.append((rejected.line, "the same line is both accepted and rejected"))
+        return problems
+
+
+_MONITORS: dict[int, tuple[Pathway, Monitor]] = {}
+
+
+def monitor_for(pathway: Pathway) -> Monitor:
+    """The default-catalogue monitor of a pathway, built once per pathway object."""
+    cached = _MONITORS.get(id(pathway))
+    if cached is None or cached[0] is not pathway:
+        cached = _MONITORS[id(pathway)] = (pathway, Monitor(pathway))
+    return cached[1]
+
+
+def check_trace(pathway: Pathway, trace: Trace, events: Iterable[Event] | None = None) -> list[Violation]:
+    """Every property violation one course shows (pass the course's events to check findings too)."""
+    return monitor_for(pathway).check(trace, events)
+
+
+def check_course(
+    pathway: Pathway, events: Sequence[Event], patient: str | None = None
+) -> tuple[Trace, list[Violation]]:
+    """Run one patient's events through the engine and check the trace."""
+    trace = run_course(pathway, events, patient)
+    return trace, check_trace(pathway, trace, events)
+
+
+def monitor_json(pathway: Pathway, trace: Trace, events: Iterable[Event] | None = None) -> list[dict[str, Any]]:
+    """The ``"monitor"`` list proposed for each `pathway run --json` object: empty when the course is safe."""
+    return [v.to_json() for v in check_trace(pathway, trace, events)]

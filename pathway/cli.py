@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from rich.console import Console
 
-from pathway.cli_common import EXIT_INPUT, EXIT_OK, EXIT_REJECTED, definition_option, read_event_file
+from pathway.cli_common import EXIT_INPUT, EXIT_OK, EXIT_REJECTED, definition_option, fail, read_event_file
 from pathway.engine import run_stream
 from pathway.model import Pathway
 from pathway.report import pathway_view, trace_view
@@ -65,9 +66,27 @@ def run(events_file: str, as_json: bool, pathway: Pathway) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="States, transitions and recommendations as JSON.")
+@click.option("--markdown", is_flag=True, help="Markdown tables of states, transitions and thresholds (the README's).")
+@click.option(
+    "--into",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="With --markdown: replace the generated block of this file (e.g. README.md) instead of printing.",
+)
 @definition_option
-def describe(as_json: bool, pathway: Pathway) -> None:
+def describe(as_json: bool, markdown: bool, into: Path | None, pathway: Pathway) -> None:
     """The pathway as a reviewer reads it: states, recommendations, guarded transitions, sources."""
+    if markdown:
+        from pathway.describe_markdown import markdown_tables, replace_in
+
+        tables = markdown_tables(pathway)
+        if into is None:
+            click.echo(tables)
+            return
+        try:
+            into.write_text(replace_in(into.read_text(encoding="utf-8"), tables), encoding="utf-8")
+        except ValueError as err:
+            fail(f"{into}: {err}")
+        return
     if as_json:
         from pathway.describe_json import pathway_json
 

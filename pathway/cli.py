@@ -101,3 +101,6 @@ def describe(as_json: bool, markdown: bool, into: Path | None, pathway: Pathway)
 from pathway.demo import demo  # noqa: E402
 
 main.add_command(demo)
+from pathway.render.command import diagram  # noqa: E402
+
+main.add_command(diagram)

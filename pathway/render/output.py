@@ -1,0 +1,257 @@
+"""Diagram files: build them in memory, write them, and check committed ones are fresh.
+
+DOT and Mermaid are text made by this package and are byte-for-byte deterministic.
+SVG, PNG and PDF are made from that same DOT by Graphviz's ``dot``; their bytes can
+differ between Graphviz versions, so SVG and PNG carry the SHA-256 of the DOT they were
+made from (an XML comment, a PNG text chunk) and ``check_diagrams`` compares that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from pathway.model import Pathway
+from pathway.render.frequencies import Frequencies
+from pathway.render.graphviz_diagram import dot_source
+from pathway.render.mermaid import mermaid_source
+from pathway.render.overlay import Overlay, frequency_overlay, trace_overlay
+from pathway.render.view import build_view
+from pathway.trace import Trace
+
+TEXT_FORMATS = {"dot": "dot", "mermaid": "mmd"}
+IMAGE_FORMATS = {"svg": "svg", "png": "png", "pdf": "pdf"}
+FORMATS = ("svg", "png", "pdf", "dot", "mermaid")
+DEFAULT_FORMATS = ("svg", "png", "dot", "mermaid")
+CHECKED_FORMATS = ("dot", "mermaid", "svg", "png")
+PNG_DPI = 200
+"""Sharp when the A4-landscape drawing is printed or zoomed (about 2340 x 1650 pixels)."""
+DOT_TIMEOUT_S = 120
+STAMP_KEY = "pathway-dot-sha256"
+INSTALL_HINT = "install Graphviz (Debian/Ubuntu: apt-get install graphviz) or ask only for --format dot,mermaid"
+
+
+class DotMissing(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__(f"Graphviz 'dot' was not found on PATH: {INSTALL_HINT}")
+
+
+class DotFailed(RuntimeError):
+    """dot ran but refused the source; the message is dot's first line of complaint."""
+
+
+def extension(fmt: str) -> str:
+    return TEXT_FORMATS.get(fmt) or IMAGE_FORMATS[fmt]
+
+
+def parse_formats(values: Iterable[str]) -> tuple[str, ...]:
+    """'svg,png' or repeated values -> ordered, de-duplicated formats; ValueError names an unknown one."""
+    chosen: list[str] = []
+    for value in values:
+        for item in value.split(","):
+            fmt = item.strip().lower()
+            if fmt == "mmd":
+                fmt = "mermaid"
+            if not fmt:
+                continue
+            if fmt not in FORMATS:
+                raise ValueError(f"unknown format {item.strip()!r} (choose from {', '.join(FORMATS)})")
+            if fmt not in chosen:
+                chosen.append(fmt)
+    return tuple(chosen) or DEFAULT_FORMATS
+
+
+def dot_available() -> bool:
+    return shutil.which("dot") is not None
+
+
+# ---------------------------------------------------------------- stamps
+
+
+def digest(dot_text: str) -> str:
+    return hashlib.sha256(dot_text.encode("utf-8")).hexdigest()
+
+
+def stamp_svg(svg: bytes, sha: str) -> bytes:
+    comment = f"<!-- {STAMP_KEY}: {sha} -->\n".encode()
+    end_of_declaration = svg.find(b"?>\n")
+    at = end_of_declaration + 3 if end_of_declaration >= 0 else 0
+    return svg[:at] + comment + svg[at:]
+
+
+def svg_stamp(svg: bytes) -> str | None:
+    match = re.search(rb"<!-- " + STAMP_KEY.encode() + rb": ([0-9a-f]{64}) -->", svg[:4096])
+    return match.group(1).decode() if match else None
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def stamp_png(png: bytes, sha: str) -> bytes:
+    """Insert a tEXt chunk just before IEND (the last 12 bytes of a PNG)."""
+    if not png.startswith(b"\x89PNG\r\n\x1a\n") or png[-8:-4] != b"IEND":
+        raise DotFailed("dot did not produce a PNG")
+    return png[:-12] + _png_chunk(b"tEXt", STAMP_KEY.encode() + b"\x00" + sha.encode()) + png[-12:]
+
+
+def png_stamp(png: bytes) -> str | None:
+    pos = 8
+    while pos + 8 <= len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind = png[pos + 4 : pos + 8]
+        data = png[pos + 8 : pos + 8 + length]
+        if kind == b"tEXt" and data.startswith(STAMP_KEY.encode() + b"\x00"):
+            return data.split(b"\x00", 1)[1].decode("ascii", "replace")
+        pos += 12 + length
+    return None
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def render_image(dot_text: str, fmt: str) -> bytes:
+    """SVG, PNG or PDF bytes from DOT source, stamped with the DOT's digest."""
+    command = ["dot", f"-T{fmt}"]
+    if fmt == "png":
+        command.append(f"-Gdpi={PNG_DPI}")
+    try:
+        done = subprocess.run(command, input=dot_text.encode("utf-8"), capture_output=True, timeout=DOT_TIMEOUT_S)
+    except FileNotFoundError:
+        raise DotMissing() from None
+    if done.returncode != 0 or not done.stdout:
+        problem = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise DotFailed(f"dot -T{fmt} failed: {problem[0] if problem else f'exit status {done.returncode}'}")
+    sha = digest(dot_text)
+    if fmt == "svg":
+        return stamp_svg(done.stdout, sha)
+    if fmt == "png":
+        return stamp_png(done.stdout, sha)
+    return done.stdout
+
+
+def sources(pathway: Pathway, overlay: Overlay | None = None) -> dict[str, str]:
+    """The text sources: format -> DOT or Mermaid text."""
+    view = build_view(pathway)
+    return {"dot": dot_source(view, overlay), "mermaid": mermaid_source(view, overlay)}
+
+
+def diagram_bytes(pathway: Pathway, formats: Sequence[str], overlay: Overlay | None = None) -> dict[str, bytes]:
+    """format -> file content, in the order asked; images need dot (DotMissing otherwise)."""
+    texts = sources(pathway, overlay)
+    out: dict[str, bytes] = {}
+    for fmt in formats:
+        out[fmt] = texts[fmt].encode("utf-8") if fmt in TEXT_FORMATS else render_image(texts["dot"], fmt)
+    return out
+
+
+def write_files(contents: dict[str, bytes], out_dir: str | Path, stem: str) -> list[Path]:
+    directory = Path(out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt, data in contents.items():
+        path = directory / f"{stem}.{extension(fmt)}"
+        # write-then-rename so a reader (or --check) never sees half a file
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(data)
+        partial.replace(path)
+        written.append(path)
+    return written
+
+
+def write_diagrams(
+    pathway: Pathway,
+    out_dir: str | Path,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    overlay: Overlay | None = None,
+    stem: str | None = None,
+) -> list[Path]:
+    """Write the pathway's diagram (optionally with an overlay) in each format; returns the paths written."""
+    return write_files(diagram_bytes(pathway, formats, overlay), out_dir, stem or pathway.id)
+
+
+def trace_stem(pathway: Pathway, trace: Trace) -> str:
+    if trace.patient is None:
+        return f"{pathway.id}-trace"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", trace.patient).strip("._") or "patient"
+    return f"{pathway.id}-trace-{safe}"
+
+
+def flow_stem(pathway: Pathway) -> str:
+    return f"{pathway.id}-flow"
+
+
+def write_trace_diagrams(
+    pathway: Pathway, trace: Trace, out_dir: str | Path, formats: Sequence[str] = DEFAULT_FORMATS
+) -> list[Path]:
+    overlay = trace_overlay(build_view(pathway), trace)
+    return write_diagrams(pathway, out_dir, formats, overlay, trace_stem(pathway, trace))
+
+
+def write_frequency_diagrams(
+    pathway: Pathway, frequencies: Frequencies, out_dir: str | Path, formats: Sequence[str] = DEFAULT_FORMATS
+) -> list[Path]:
+    overlay = frequency_overlay(build_view(pathway), frequencies)
+    return write_diagrams(pathway, out_dir, formats, overlay, flow_stem(pathway))
+
+
+def _format_of(out_path: Path, fmt: str | None) -> str:
+    if fmt is not None:
+        return parse_formats([fmt])[0]
+    suffix = out_path.suffix.lstrip(".").lower()
+    return "mermaid" if suffix == "mmd" else suffix
+
+
+def render_trace(pathway: Pathway, trace: Trace, out_path: str | Path, fmt: str | None = None) -> Path:
+    """One patient's path drawn over the pathway into ``out_path`` (format from ``fmt`` or the suffix)."""
+    path = Path(out_path)
+    chosen = _format_of(path, fmt)
+    overlay = trace_overlay(build_view(pathway), trace)
+    return _write_one(diagram_bytes(pathway, [chosen], overlay)[chosen], path)
+
+
+def render_frequencies(
+    pathway: Pathway, frequencies: Frequencies, out_path: str | Path, fmt: str | None = None
+) -> Path:
+    """The cohort flow drawn over the pathway into ``out_path`` (format from ``fmt`` or the suffix)."""
+    path = Path(out_path)
+    chosen = _format_of(path, fmt)
+    overlay = frequency_overlay(build_view(pathway), frequencies)
+    return _write_one(diagram_bytes(pathway, [chosen], overlay)[chosen], path)
+
+
+def _write_one(data: bytes, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+# ---------------------------------------------------------------- freshness
+
+
+def check_diagrams(pathway: Pathway, out_dir: str | Path) -> list[str]:
+    """One line per committed diagram that is missing or differs from what the definition generates."""
+    directory = Path(out_dir)
+    texts = sources(pathway)
+    sha = digest(texts["dot"])
+    problems = []
+    for fmt in CHECKED_FORMATS:
+        path = directory / f"{pathway.id}.{extension(fmt)}"
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+            continue
+        data = path.read_bytes()
+        if fmt in TEXT_FORMATS:
+            fresh = data == texts[fmt].encode("utf-8")
+        else:
+            found = svg_stamp(data) if fmt == "svg" else png_stamp(data)
+            fresh = found == sha
+        if not fresh:
+            problems.append(f"{path}: stale (differs from what the definition generates)")
+    return problems

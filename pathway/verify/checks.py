@@ -181,13 +181,13 @@ def static_problems(pathway: Pathway, bound: Bound) -> list[str]:
             if rec.kind == "imaging" and rec.rating != bound.rating
         ]
     if bound.kind == "recommends":
-        recs = {rec.code: rec for rec in pathway.state(bound.state).recommendations}
         problems = []
-        for code, rating in bound.items:
+        for state, code, rating in bound.items:
+            recs = {rec.code: rec for rec in pathway.state(state).recommendations}
             if code not in recs:
-                problems.append(f"state {bound.state!r} does not recommend {code!r}")
+                problems.append(f"state {state!r} does not recommend {code!r}")
             elif rating is not None and recs[code].rating != rating:
-                problems.append(f"state {bound.state!r} rates {code!r} {recs[code].rating!r}, not {rating!r}")
+                problems.append(f"state {state!r} rates {code!r} {recs[code].rating!r}, not {rating!r}")
         return problems
     if bound.kind == "cited":
         return cited_problems(pathway)
@@ -205,5 +205,5 @@ def visited_static_problems(pathway: Pathway, bound: Bound, states: Sequence[str
     if bound.kind == "imaging_rating":
         return static_problems(pathway, attrs.evolve(bound, states=tuple(s for s in bound.states if s in visited)))
     if bound.kind == "recommends":
-        return static_problems(pathway, bound) if bound.state in visited else []
+        return static_problems(pathway, attrs.evolve(bound, items=tuple(i for i in bound.items if i[0] in visited)))
     return []

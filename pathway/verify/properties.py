@@ -258,7 +258,7 @@ class Bound:
     states: tuple[str, ...] = ()
     rating: str = ""
     rules: tuple[Rule, ...] = ()
-    items: tuple[tuple[str, str | None], ...] = ()
+    items: tuple[tuple[str, str, str | None], ...] = ()  # (state, code, rating or None)
 
     @property
     def id(self) -> str:
@@ -315,12 +315,17 @@ def _bind_one(prop: Property, resolver: Resolver) -> Bound:
         states = tuple(resolver.state(s) for s in _names(opts.get("states"), "states"))
         return Bound(prop, states=states, rating=str(opts.get("rating", "")))
     if kind == "recommends":
+        plan = opts.get("plan") if "plan" in opts else {opts.get("state"): opts.get("items", [])}
+        if not isinstance(plan, Mapping):
+            raise UnboundError("'plan' must be a table of state = [items]")
         items = []
-        for item in opts.get("items", []):
-            if not isinstance(item, Mapping) or not isinstance(item.get("code"), str):
-                raise UnboundError("each item needs a 'code'")
-            items.append((item["code"], item.get("rating")))
-        return Bound(prop, state=resolver.state(opts.get("state")), items=tuple(items))
+        for state, listed in plan.items():
+            resolver.state(state)
+            for item in listed if isinstance(listed, list) else [listed]:
+                if not isinstance(item, Mapping) or not isinstance(item.get("code"), str):
+                    raise UnboundError("each item needs a 'code'")
+                items.append((state, item["code"], item.get("rating")))
+        return Bound(prop, items=tuple(items))
     if kind == "route":
         state = resolver.state(opts.get("state"))
         rules = []

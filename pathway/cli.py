@@ -104,3 +104,6 @@ main.add_command(demo)
 from pathway.render.command import diagram  # noqa: E402
 
 main.add_command(diagram)
+from pathway.verify.command import cmd as verify_cmd  # noqa: E402
+
+main.add_command(verify_cmd)

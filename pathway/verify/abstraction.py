@@ -40,11 +40,28 @@ STEP_S = 60
 CLOCK_FUNCS = ("hours_since", "hours_since_entered")
 
 
+def _region(value: float | None, marks: Sequence[float]) -> int:
+    """-1 unknown; 0 below the first mark; 2i+1 equal to mark i; 2i+2 between mark i and the next."""
+    if value is None:
+        return -1
+    for index, mark in enumerate(marks):
+        if value < mark:
+            return 2 * index
+        if value == mark:
+            return 2 * index + 1
+    return 2 * len(marks)
+
+
 @attrs.frozen
 class Clock:
+    """A clock and the hours it is compared with (``thresholds``); ``marks`` adds the points at
+    which another clock reaches one of its own thresholds at the same moment (threshold
+    differences), so that the order in which clocks cross their thresholds is known too."""
+
     func: str
     arg: str
     thresholds: tuple[float, ...]
+    marks: tuple[float, ...] = ()
 
     def value(self, facts: Facts, now: datetime) -> float | None:
         table = facts.last_at if self.func == "hours_since" else facts.entered_at
@@ -52,15 +69,7 @@ class Clock:
         return None if started is None else (now - started).total_seconds() / 3600.0
 
     def region(self, value: float | None) -> int:
-        """-1 not started; 0 below the first threshold; 2i+1 equal to threshold i; 2i+2 above it."""
-        if value is None:
-            return -1
-        for index, threshold in enumerate(self.thresholds):
-            if value < threshold:
-                return 2 * index
-            if value == threshold:
-                return 2 * index + 1
-        return 2 * len(self.thresholds)
+        return _region(value, self.marks or self.thresholds)
 
 
 def _numeric(node: guards.Expr) -> float | None:
@@ -155,8 +164,36 @@ class Abstraction:
                     self._note_compare(node, clock_limits, count_limits, paired, field_numbers, field_strings)
                 elif isinstance(node, guards.InList) and isinstance(node.left, guards.Field):
                     field_strings.setdefault(node.left.name, set()).update(v for v in node.values if isinstance(v, str))
+        own = {clock: tuple(sorted(limits)) for clock, limits in sorted(clock_limits.items())}
         self.clocks = tuple(
-            Clock(func, arg, tuple(sorted(limits))) for (func, arg), limits in sorted(clock_limits.items())
+            Clock(
+                func,
+                arg,
+                limits,
+                tuple(
+                    sorted(
+                        {
+                            *limits,
+                            *(
+                                c - d
+                                for other, d_limits in own.items()
+                                if other != (func, arg)
+                                for c in limits
+                                for d in d_limits
+                                if c > d
+                            ),
+                        }
+                    )
+                ),
+            )
+            for (func, arg), limits in own.items()
+        )
+        # the difference of two running clocks never changes while time passes: kept against threshold differences
+        self.pairs = tuple(
+            (i, j, tuple(sorted({c - d for c in a.thresholds for d in b.thresholds})))
+            for i, a in enumerate(self.clocks)
+            for j, b in enumerate(self.clocks)
+            if i < j
         )
         caps = {event: int(max(limits, default=0)) + 1 for event, limits in count_limits.items()}
         for a, b in paired:
@@ -243,8 +280,13 @@ class Abstraction:
         now = EPOCH + timedelta(seconds=now_s)
         counts = tuple(min(facts.counts.get(event, 0), cap) for event, cap in self.count_caps)
         flags = tuple(event in facts.counts for event in self.occurred)
-        regions = tuple(clock.region(clock.value(facts, now)) for clock in self.clocks)
-        return (counts, flags, regions)
+        values = [clock.value(facts, now) for clock in self.clocks]
+        regions = tuple(clock.region(value) for clock, value in zip(self.clocks, values, strict=True))
+        gaps = tuple(
+            _region(None if values[i] is None or values[j] is None else values[i] - values[j], marks)
+            for i, j, marks in self.pairs
+        )
+        return (counts, flags, regions, gaps)
 
     def time_successor(self, facts: Facts, now_s: int) -> int | None:
         """Seconds to wait until some clock enters its next region; None when no clock can."""
@@ -255,9 +297,9 @@ class Abstraction:
             value = clock.value(facts, now)
             if value is None:
                 continue
-            if value in clock.thresholds:
+            if value in clock.marks:
                 on_threshold = True
-            ahead = [t for t in clock.thresholds if t > value]
+            ahead = [t for t in clock.marks if t > value]
             if ahead:
                 waits.append((ahead[0] - value) * 3600.0)
         if on_threshold:
@@ -317,9 +359,24 @@ def at_text(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _region_words(label: str, region: int, marks: Sequence[float], unit: str = " h") -> str:
+    if region == -1:
+        return f"{label} not started"
+    index, exact = divmod(region, 2)
+    if exact:
+        return f"{label} = {marks[index]:g}{unit}"
+    if not marks:
+        return f"{label} running"
+    if index == 0:
+        return f"{label} < {marks[0]:g}{unit}"
+    if index == len(marks):
+        return f"{label} > {marks[-1]:g}{unit}"
+    return f"{marks[index - 1]:g}{unit} < {label} < {marks[index]:g}{unit}"
+
+
 def describe_context(abstraction: Abstraction, key: Sequence[Any]) -> str:
     """A situation's context class in words (for reports)."""
-    counts, flags, regions = key
+    counts, flags, regions, _ = key
     parts = [
         f"{event} count {'≥' if n == cap else ''}{n}"
         for (event, cap), n in zip(abstraction.count_caps, counts, strict=True)
@@ -329,17 +386,5 @@ def describe_context(abstraction: Abstraction, key: Sequence[Any]) -> str:
         for event, flag in zip(abstraction.occurred, flags, strict=True)
     ]
     for clock, region in zip(abstraction.clocks, regions, strict=True):
-        label = f"{clock.func}({clock.arg})"
-        if region == -1:
-            parts.append(f"{label} not started")
-            continue
-        index, exact = divmod(region, 2)
-        if exact:
-            parts.append(f"{label} = {clock.thresholds[index]:g} h")
-        elif index == 0:
-            parts.append(f"{label} < {clock.thresholds[0]:g} h")
-        elif index == len(clock.thresholds):
-            parts.append(f"{label} > {clock.thresholds[-1]:g} h")
-        else:
-            parts.append(f"{clock.thresholds[index - 1]:g} h < {label} < {clock.thresholds[index]:g} h")
+        parts.append(_region_words(f"{clock.func}({clock.arg})", region, clock.marks))
     return ", ".join(parts)

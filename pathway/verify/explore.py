@@ -272,7 +272,7 @@ class Explorer:
         """A situation without its clocks: waiting changes no situation in this sense."""
         if len(key) == 1:
             return key
-        state, (counts, flags, _), memory = key
+        state, (counts, flags, _, _), memory = key
         return (state, counts, flags, memory)
 
     def bounded(self) -> tuple[list[Finding], int | None]:

@@ -238,10 +238,11 @@ class Rule:
     to: tuple[str, ...]  # states entered, in order (empty when reject)
 
     def describe(self) -> str:
-        on = f"{'/'.join(self.events)} " if self.events else ""
-        when = f"when {self.when_text} " if self.when is not None else ""
+        on = "/".join(self.events) if self.events else ""
+        when = f"when {self.when_text}" if self.when is not None else ""
+        head = " ".join(part for part in (on, when) if part) or "any other event"
         outcome = "refused" if self.reject else " → ".join(self.to)
-        return f"{on}{when}→ {outcome}".replace("→ →", "→")
+        return f"{head} → {outcome}"
 
 
 @attrs.frozen

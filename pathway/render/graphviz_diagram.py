@@ -15,7 +15,7 @@ from pathway.render.overlay import EdgeMark, Overlay, pen_width
 from pathway.render.palette import Palette
 from pathway.render.view import ClusterView, DiagramView, EdgeView, NodeView, wrap
 
-FONT = "DejaVu Sans"
+FONT = "DejaVu Sans,Verdana,sans-serif"
 A4_LANDSCAPE_INCHES = "11.69,8.27"
 GIST_WIDTH = 26
 TITLE_WIDTH = 18

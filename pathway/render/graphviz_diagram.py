@@ -1,8 +1,10 @@
 """The DiagramView as Graphviz DOT source, optionally with a trace or frequency overlay.
 
-Layout is left to right so the drawing fits A4 landscape; SVG and PNG are made from
-this same source by ``dot``. Node and edge ``class`` attributes name their role
-(state, final, escalation, taken, faded, ...) so the SVG can be styled and tested.
+Layout runs top to bottom (the course down the left, hand-offs beside it), which keeps the
+drawing close to A4 landscape proportions; ``size`` fits it to that page, where edge labels
+print at about 6.7 pt. SVG, PNG and PDF are all made from this same source by ``dot``.
+Node and edge ``class`` attributes name their role (state, final, escalation, taken,
+faded, ...) so the SVG can be styled and tested.
 """
 
 from __future__ import annotations

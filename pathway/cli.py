@@ -107,3 +107,6 @@ main.add_command(diagram)
 from pathway.verify.command import cmd as verify_cmd  # noqa: E402
 
 main.add_command(verify_cmd)
+from pathway.simulate.command import simulate  # noqa: E402
+
+main.add_command(simulate)

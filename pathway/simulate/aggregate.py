@@ -1,0 +1,182 @@
+"""Cohort aggregates that add up patient by patient and merge across chunks.
+
+Everything is an integer count (times in whole minutes, imaging as study counts
+by state and code), so merging chunks in any order gives identical totals; the
+few floats of the summary (rates, quantiles, mSv) are computed once, at the end,
+from those integers. Memory does not grow with the number of patients: times
+are kept as counts per minute value, paths as counts per distinct path.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from pathway.compiled import CompiledPathway
+from pathway.simulate.clinician import Course
+from pathway.simulate.natural import CASE_NAMES
+
+OCCUPANCY_HOURS = 21 * 24
+"""State occupancy is counted hourly for three weeks after presentation."""
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+class Aggregate:
+    """Running totals of one policy's cohort."""
+
+    def __init__(self, n_states: int, n_transitions: int, n_events: int, n_complications: int) -> None:
+        self.patients = 0
+        self.cases = [0] * len(CASE_NAMES)
+        self.end_states = [0] * n_states
+        self.open = 0
+        self.paths: Counter[tuple[int, ...]] = Counter()
+        self.transition_count = [0] * n_transitions
+        self.transition_patients = [0] * n_transitions
+        self.event_count = [0] * n_events
+        self.event_patients = [0] * n_events
+        self.field_values: Counter[tuple[int, str, Any]] = Counter()
+        self.rejected = 0
+        self.time_to_end: list[Counter[int]] = [Counter() for _ in range(n_states)]
+        self.complication_patients = [0] * n_complications
+        self.complication_escalated = [0] * n_complications
+        self.complication_missed = [0] * n_complications
+        self.time_to_escalation: list[Counter[int]] = [Counter() for _ in range(n_complications)]
+        self.imaging: Counter[tuple[int, str, str, str]] = Counter()
+        self.patients_imaged = 0
+        self.patients_contrast = 0
+        self.reviews: Counter[int] = Counter()
+        self.patches: Counter[int] = Counter()
+        self.occupancy = [[0] * (OCCUPANCY_HOURS + 2) for _ in range(n_states)]
+        self.monitor_checked = 0
+        self.monitor_violations = 0
+        self.monitor_examples: list[str] = []
+        self.engine_checked = 0
+        self.engine_mismatches = 0
+
+    def add(self, course: Course, case: int, counted_fields: list[tuple[str, ...]], contrast: frozenset[str]) -> None:
+        self.patients += 1
+        self.cases[case] += 1
+        self.end_states[course.state] += 1
+        self.paths[tuple(course.path)] += 1
+        count = self.transition_count
+        for index in course.taken:
+            count[index] += 1
+        for index in set(course.taken):
+            self.transition_patients[index] += 1
+        seen: set[int] = set()
+        values = self.field_values
+        for event, fields in course.accepted:
+            self.event_count[event] += 1
+            seen.add(event)
+            for name in counted_fields[event]:
+                if name in fields:
+                    values[(event, name, fields[name])] += 1
+        for event in seen:
+            self.event_patients[event] += 1
+        self.rejected += course.rejected
+        if course.t_end is None:
+            self.open += 1
+        else:
+            self.time_to_end[course.state][course.t_end - course.t_present] += 1
+        if course.complication >= 0:
+            k = course.complication
+            self.complication_patients[k] += 1
+            if course.t_escalated is not None and course.t_manifest is not None:
+                self.complication_escalated[k] += 1
+                self.time_to_escalation[k][max(course.t_escalated - course.t_manifest, 0)] += 1
+            else:
+                self.complication_missed[k] += 1
+        if course.imaging:
+            self.patients_imaged += 1
+            for order in course.imaging:
+                self.imaging[order] += 1
+            if any(order[1] in contrast for order in course.imaging):
+                self.patients_contrast += 1
+        self.reviews[course.reviews] += 1
+        self.patches[course.patches] += 1
+        self._occupy(course)
+
+    def _occupy(self, course: Course) -> None:
+        segments = course.segments
+        origin = course.t_present
+        last = len(segments) - 1
+        for k, (state, entered) in enumerate(segments):
+            begin = -(-(entered - origin) // 60)  # first whole hour at or after entry
+            end = OCCUPANCY_HOURS + 1 if k == last else -(-(segments[k + 1][1] - origin) // 60)
+            if begin > OCCUPANCY_HOURS or end <= begin:
+                continue
+            row = self.occupancy[state]
+            row[max(begin, 0)] += 1
+            row[min(end, OCCUPANCY_HOURS + 1)] -= 1
+
+    def merge(self, other: Aggregate) -> None:
+        for name, value in vars(other).items():
+            mine = getattr(self, name)
+            if isinstance(value, Counter):
+                mine.update(value)
+            elif isinstance(value, list) and value and isinstance(value[0], Counter):
+                for a, b in zip(mine, value, strict=True):
+                    a.update(b)
+            elif isinstance(value, list) and value and isinstance(value[0], list):
+                for a, b in zip(mine, value, strict=True):
+                    for i, x in enumerate(b):
+                        a[i] += x
+            elif name == "monitor_examples":
+                mine.extend(value[: max(0, 5 - len(mine))])
+            elif isinstance(value, list):
+                for i, x in enumerate(value):
+                    mine[i] += x
+            else:
+                setattr(self, name, mine + value)
+
+
+def merged(parts: Iterable[Aggregate]) -> Aggregate:
+    total: Aggregate | None = None
+    for part in parts:
+        if total is None:
+            total = part
+        else:
+            total.merge(part)
+    if total is None:
+        raise ValueError("no aggregates to merge")
+    return total
+
+
+def quantiles(counts: Counter[int], scale: float = 60.0) -> dict[str, Any]:
+    """n, mean and quantiles (linear between order statistics) of integer values, divided by ``scale``."""
+    n = sum(counts.values())
+    if n == 0:
+        return {"n": 0}
+    keys = sorted(counts)
+    out: dict[str, Any] = {"n": n, "mean": round(sum(k * c for k, c in counts.items()) / n / scale, 3)}
+
+    def kth(k: int) -> int:
+        seen = 0
+        for key in keys:
+            seen += counts[key]
+            if seen > k:
+                return key
+        return keys[-1]
+
+    for q in QUANTILES:
+        position = q * (n - 1)
+        lower = int(position)
+        low, high = kth(lower), kth(min(lower + 1, n - 1))
+        out[f"p{round(q * 100)}"] = round((low + (high - low) * (position - lower)) / scale, 3)
+    out["min"] = round(keys[0] / scale, 3)
+    out["max"] = round(keys[-1] / scale, 3)
+    return out
+
+
+def occupancy_series(aggregate: Aggregate, compiled: CompiledPathway) -> dict[str, list[int]]:
+    """Patients in each state at each whole hour after presentation (states ever occupied)."""
+    series: dict[str, list[int]] = {}
+    for index, row in enumerate(aggregate.occupancy):
+        running, values = 0, []
+        for delta in row[: OCCUPANCY_HOURS + 1]:
+            running += delta
+            values.append(running)
+        if any(values):
+            series[compiled.state_ids[index]] = values
+    return series

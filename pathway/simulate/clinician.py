@@ -1,0 +1,258 @@
+"""The simulated clinician: turns one patient's natural history into pathway events.
+
+The clinician only sends events and reads back the state the pathway chose.
+What to do next comes from the current state's recommendations (by the action
+codes the parameter file names): a state recommending the reassessment gets a
+review booked, a state recommending the blood patch gets one done and then
+reviewed. The pathway alone decides what a review or a patch review means, so no
+threshold of the definition is restated here. Red flags reach the pathway when
+the clinician hears of them (or later, under a policy that dismisses them), or
+as findings at an examination in between if the policy records them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pathway.compiled import ACCEPTED, CompiledPathway, LeanRun
+from pathway.model import Pathway
+from pathway.simulate.natural import ATYPICAL, NEVER, NaturalHistory
+from pathway.simulate.params import RELIEF, RESPONSES, SimParams
+from pathway.simulate.streams import Slot
+
+US_PER_MINUTE = 60_000_000
+
+ImagingOrder = tuple[int, str, str, str]
+"""(state index, code, rating, rrl) of one imaging study ordered."""
+
+
+class Course:
+    """What happened to one simulated patient."""
+
+    __slots__ = (
+        "accepted",
+        "complication",
+        "events",
+        "imaging",
+        "index",
+        "patches",
+        "path",
+        "rejected",
+        "reviews",
+        "segments",
+        "state",
+        "t_end",
+        "t_escalated",
+        "t_manifest",
+        "t_present",
+        "taken",
+    )
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.state = 0
+        self.path: list[int] = []
+        self.taken: list[int] = []
+        self.accepted: list[tuple[int, dict[str, Any]]] = []
+        self.rejected = 0
+        self.segments: list[tuple[int, int]] = []
+        self.imaging: list[ImagingOrder] = []
+        self.events: list[tuple[int, int, dict[str, Any]]] | None = None
+        self.t_present = 0
+        self.t_end: int | None = None
+        self.t_escalated: int | None = None
+        self.t_manifest: int | None = None
+        self.complication = -1
+        self.reviews = 0
+        self.patches = 0
+
+
+class Clinician:
+    """One policy's way of looking after patients on one compiled pathway."""
+
+    def __init__(self, compiled: CompiledPathway, params: SimParams, policy_name: str) -> None:
+        pathway: Pathway = compiled.pathway
+        self.compiled = compiled
+        self.params = params
+        self.policy = params.policy(policy_name)
+        events = {role: compiled.event_index[name] for role, name in params.vocabulary.items()}
+        self.ev_puncture = events["puncture"]
+        self.ev_present = events["presentation"]
+        self.ev_review = events["reassessment"]
+        self.ev_resolution = events["resolution"]
+        self.ev_red_flag = events["red_flag"]
+        self.ev_patch = events["patch"]
+        self.ev_patch_review = events["patch_review"]
+        self.reassess_states = self._states_recommending(pathway, params.actions["reassess"])
+        self.patch_states = self._states_recommending(pathway, params.actions["patch"])
+        self.escalation = compiled.state_index[params.outcomes["escalation"]]
+
+        self.puncture_fields = [p.fields for p in params.punctures]
+        self.typical = params.typical
+        self.atypical = [c.fields for c in params.atypical]
+        self.vital_names = list(params.vitals)
+        self.responses = [params.responses[name] for name in RESPONSES]
+        self.relief = [params.relief_fields[name] for name in RELIEF]
+        self.patch_fields = params.patch_fields
+        self.red_flag = [c.red_flag for c in params.complications]
+        self.exam = [c.exam for c in params.complications]
+        self.improving_within = round(params.improving_within.value * 60)
+        self.max_reviews = params.max_reviews
+
+        # imaging a clinician orders on entering each state, by the state's own ratings
+        policy = self.policy
+        self.orders: list[tuple[tuple[str, str, str, float], ...]] = []
+        for state_id in compiled.state_ids:
+            wanted = []
+            for rec in pathway.state(state_id).recommendations:
+                if rec.kind != "imaging":
+                    continue
+                chance = policy.order[rec.rating].value if rec.rating in policy.order else 0.0
+                if chance > 0.0:
+                    wanted.append((rec.code, rec.rating or "", rec.rrl or "", chance))
+            self.orders.append(tuple(wanted))
+        initial = {r.code: r for r in pathway.state(pathway.initial).recommendations if r.kind == "imaging"}
+        self.at_presentation = [
+            tuple(
+                (compiled.initial, code, initial[code].rating or "", initial[code].rrl or "") for code in choice.codes
+            )
+            for choice in policy.at_presentation
+        ]
+
+    @staticmethod
+    def _states_recommending(pathway: Pathway, code: str) -> frozenset[int]:
+        return frozenset(
+            i
+            for i, state in enumerate(pathway.states)
+            if not state.final and any(r.code == code and r.kind == "action" for r in state.recommendations)
+        )
+
+    def course(self, history: NaturalHistory, j: int, draws: dict[str, Any], record: bool = False) -> Course:
+        """Patient ``history.start + j`` under this clinician's policy."""
+        compiled = self.compiled
+        final = compiled.final
+        targets = compiled.targets
+        run = LeanRun(compiled)
+        course = Course(history.start + j)
+        if record:
+            course.events = []
+        order_u = draws["order_u"][j]
+        order_next = 0
+
+        def send(event: int, minute: int, fields: dict[str, Any]) -> bool:
+            nonlocal order_next
+            if course.events is not None:
+                course.events.append((event, minute, fields))
+            if run.send(event, minute * US_PER_MINUTE, fields) != ACCEPTED:
+                course.rejected += 1
+                return False
+            course.accepted.append((event, fields))
+            for index in run.taken:
+                course.taken.append(index)
+                target = targets[index]
+                if target != course.path[-1]:
+                    course.path.append(target)
+                    course.segments.append((target, minute))
+                    if target == self.escalation and course.t_escalated is None:
+                        course.t_escalated = minute
+                    for code, rating, rrl, chance in self.orders[target]:
+                        if chance < 1.0:
+                            u = order_u[min(order_next, Slot.MAX_ORDERS - 1)]
+                            order_next += 1
+                            if u >= chance:
+                                continue
+                        course.imaging.append((target, code, rating, rrl))
+            return True
+
+        course.path.append(run.state)
+        case = history.case[j]
+        puncture = history.puncture[j]
+        t_present = history.t_present[j]
+        course.t_present = t_present
+        complication = history.complication[j]
+        course.complication = complication
+        t_manifest = history.t_manifest[j]
+        flag_at = NEVER
+        exam: dict[str, Any] = {}
+        if complication >= 0:
+            course.t_manifest = t_manifest
+            flag_at = t_manifest + history.notice[j] + draws["flag_delay"][j]
+            if self.policy.exam_red_flags:
+                exam = self.exam[complication]
+
+        if puncture >= 0:
+            send(self.ev_puncture, history.t_puncture[j], self.puncture_fields[puncture])
+        fields = dict(self.atypical[history.atypical[j]] if case == ATYPICAL else self.typical)
+        for name, value in zip(self.vital_names, history.vitals[j], strict=True):
+            fields[name] = value
+        if exam and t_present >= t_manifest:
+            fields.update(exam)
+        choice = draws["imaging_choice"][j]
+        if choice >= 0:
+            course.imaging.extend(self.at_presentation[choice])
+        send(self.ev_present, t_present, fields)
+
+        t_resolve = history.t_resolve[j]
+        reported = history.reported[j]
+        next_review = t_present + history.first_review[j]
+        indicated_at = t_present
+        last = t_present
+        patch_pending = False
+        patch_time = 0
+        while not final[run.state]:
+            state = run.state
+            action = -1
+            when = NEVER
+            if state in self.reassess_states:
+                if course.reviews < self.max_reviews:
+                    action, when = self.ev_review, next_review
+                if (reported or action < 0) and last <= t_resolve < when:
+                    action, when = self.ev_resolution, t_resolve
+            elif state in self.patch_states:
+                if patch_pending:
+                    action, when = self.ev_patch_review, patch_time + history.patch_review[j][course.patches - 1]
+                elif course.patches < Slot.MAX_PATCHES:
+                    action, when = self.ev_patch, max(indicated_at + history.patch_delay[j][course.patches], last)
+                if reported and last <= t_resolve < when:
+                    action, when = self.ev_resolution, t_resolve
+            if flag_at < NEVER and flag_at <= when:
+                send(self.ev_red_flag, flag_at, self.red_flag[complication])
+                last = max(last, flag_at)
+                flag_at = NEVER
+                continue
+            if action < 0:
+                break  # nothing left that this clinician would do: the course stays open
+            last = when
+            if action == self.ev_review:
+                course.reviews += 1
+                if t_resolve <= when:
+                    response = 0
+                elif t_resolve - when <= self.improving_within:
+                    response = 1
+                else:
+                    response = 3 if history.review_worse[j][course.reviews - 1] else 2
+                fields = self.responses[response]
+                if exam and when >= t_manifest:
+                    fields = {**fields, **exam}
+                if not send(action, when, fields):
+                    break
+                next_review = when + history.review_interval[j][course.reviews - 1]
+                indicated_at = when
+            elif action == self.ev_patch:
+                if not send(action, when, self.patch_fields):
+                    break
+                course.patches += 1
+                patch_pending = True
+                patch_time = when
+            elif action == self.ev_patch_review:
+                relief = history.relief[j][course.patches - 1]
+                if not send(action, when, self.relief[relief]):
+                    break
+                patch_pending = False
+                indicated_at = when
+            elif not send(action, when, {}):
+                break
+        course.state = run.state
+        if final[run.state] and course.segments:
+            course.t_end = course.segments[-1][1]
+        return course

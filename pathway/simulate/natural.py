@@ -1,0 +1,199 @@
+"""The natural history of a chunk of patients, drawn vectorised from their streams.
+
+What happens to a patient whatever the clinician does: who presents and why
+(case mix), the puncture, headache onset and presentation times, when the
+headache would resolve on its own, complications and when their signs appear,
+and the outcome of each blood patch should one be done. The clinician
+(clinician.py) turns this into events as the pathway responds.
+
+Times are whole minutes since the Unix epoch (exact integers: summaries add
+them up without rounding differences between workers).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+import numpy as np
+
+from pathway.simulate.params import RELIEF, SimParams
+from pathway.simulate.streams import Slot, patient_uniforms
+
+NEVER = 1 << 62
+"""A time that never comes (a headache that does not resolve on its own)."""
+
+IN_SCOPE, NO_PUNCTURE, LATE, ATYPICAL = 0, 1, 2, 3
+CASE_NAMES = ("in_scope", "no_puncture", "late", "atypical")
+MINUTES_PER_HOUR = 60
+
+
+@attrs.define
+class NaturalHistory:
+    """Column lists for one chunk of patients (index 0 is patient ``start``)."""
+
+    start: int
+    case: list[int]
+    puncture: list[int]
+    large_bore: list[bool]
+    t_puncture: list[int]
+    t_present: list[int]
+    atypical: list[int]
+    vitals: list[list[float]]
+    t_resolve: list[int]
+    reported: list[bool]
+    first_review: list[int]
+    review_interval: list[list[int]]
+    review_worse: list[list[bool]]
+    complication: list[int]
+    t_manifest: list[int]
+    notice: list[int]
+    patch_delay: list[list[int]]
+    patch_review: list[list[int]]
+    relief: list[list[int]]
+    uniforms: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.case)
+
+
+def _minutes(hours: np.ndarray) -> np.ndarray:
+    return np.rint(np.asarray(hours) * MINUTES_PER_HOUR).astype(np.int64)
+
+
+def _choose(u: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Index of the category each uniform falls in (weights normalised)."""
+    cumulative = np.cumsum(weights / weights.sum())
+    return np.minimum(np.searchsorted(cumulative, u, side="right"), len(weights) - 1)
+
+
+def relief_table(params: SimParams, large_bore: bool, first: bool) -> np.ndarray:
+    """Probabilities of complete / partial / no relief; a large-bore first patch has the odds ratio on failure."""
+    probs = params.first_patch if first else params.repeat_patch
+    p = np.array([probs[name].value for name in RELIEF], dtype=np.float64)
+    if large_bore and first:
+        fail = 1.0 - p[0]
+        if 0.0 < fail < 1.0:
+            odds = fail / (1.0 - fail) * params.large_bore_failure_or.value
+            new_fail = odds / (1.0 + odds)
+            p = np.concatenate([[1.0 - new_fail], p[1:] / fail * new_fail])
+    return p
+
+
+def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
+    """The natural history of patients ``start`` to ``stop - 1``."""
+    u = patient_uniforms(seed, start, stop)
+    n = stop - start
+
+    mix = params.case_mix
+    cuts = np.cumsum([mix["no_puncture"].value, mix["late"].value, mix["atypical"].value])
+    case = np.select(
+        [u[:, Slot.CASE] < cuts[0], u[:, Slot.CASE] < cuts[1], u[:, Slot.CASE] < cuts[2]],
+        [NO_PUNCTURE, LATE, ATYPICAL],
+        IN_SCOPE,
+    )
+    punctured = case != NO_PUNCTURE
+
+    weights = np.array([p.share.value * p.pdph.value for p in params.punctures])
+    puncture = np.where(punctured, _choose(u[:, Slot.PUNCTURE], weights), -1)
+    bores = np.array([p.large_bore for p in params.punctures])
+    large_bore = punctured & bores[np.maximum(puncture, 0)]
+
+    origin = math.floor(params.start.timestamp() / 60)
+    t_puncture = origin + _minutes(u[:, Slot.CALENDAR] * params.spread_days.value * 24.0)
+    onset_h = params.onset.sample(u[:, Slot.ONSET])
+    present_h = np.where(
+        case == LATE,
+        params.late_after_puncture.sample(u[:, Slot.PRESENT]),
+        onset_h + params.present_after_onset.sample(u[:, Slot.PRESENT]),
+    )
+    t_present = t_puncture + _minutes(present_h)
+
+    atypical_weights = np.array([c.weight.value for c in params.atypical])
+    atypical = np.where(case == ATYPICAL, _choose(u[:, Slot.ATYPICAL], atypical_weights), -1)
+
+    vital_cols = [np.round(dist.sample(u[:, Slot.VITALS + k]), 1) for k, dist in enumerate(params.vitals.values())]
+    vitals = np.column_stack(vital_cols) if vital_cols else np.zeros((n, 0))
+
+    # complications (signs appear some time after the puncture) in PDPH patients only
+    eligible = (case == IN_SCOPE) | (case == LATE)
+    rates = np.cumsum([c.rate.value for c in params.complications])
+    comp_u = u[:, Slot.COMPLICATION]
+    complication = np.where(eligible & (comp_u < (rates[-1] if len(rates) else 0.0)), 0, -1)
+    if len(rates):
+        complication = np.where(complication == 0, np.searchsorted(rates, comp_u, side="right"), -1)
+    t_manifest = np.full(n, NEVER, dtype=np.int64)
+    for k, comp in enumerate(params.complications):
+        mask = complication == k
+        if mask.any():
+            t_manifest[mask] = t_puncture[mask] + _minutes(comp.onset.sample(u[mask, Slot.COMPLICATION_ONSET]))
+    notice = _minutes(params.red_flag_notice.sample(u[:, Slot.NOTICE]))
+    # the signs of a complication bring the patient in, if they come first
+    seen = np.where(complication >= 0, t_manifest + notice, NEVER)
+    t_present = np.where(seen < t_present, seen, t_present)
+
+    # spontaneous resolution: the headache lasted at least until the patient presented
+    lasted_h = np.maximum((t_present - t_puncture) / 60.0 - onset_h, 0.0)
+    duration_h = np.where(
+        large_bore,
+        params.resolution_large_bore.sample_above(u[:, Slot.RESOLUTION], lasted_h),
+        params.resolution_fine.sample_above(u[:, Slot.RESOLUTION], lasted_h),
+    )
+    t_resolve = t_puncture + _minutes(onset_h + duration_h)
+    t_resolve = np.where(complication >= 0, NEVER, np.maximum(t_resolve, t_present))
+    reported = u[:, Slot.REPORTED] < params.resolution_reported.value
+
+    first_review = _minutes(params.review_first.sample(u[:, Slot.FIRST_REVIEW]))
+    intervals = _minutes(
+        params.review_interval.sample(u[:, Slot.REVIEW_INTERVAL : Slot.REVIEW_INTERVAL + Slot.MAX_REVIEWS])
+    )
+    worse = u[:, Slot.REVIEW_WORSE : Slot.REVIEW_WORSE + Slot.MAX_REVIEWS] < params.worse.value
+
+    patch_cols = [Slot.PATCH + 3 * k for k in range(Slot.MAX_PATCHES)]
+    delays = np.column_stack([_minutes(params.patch_delay.sample(u[:, c])) for c in patch_cols])
+    reviews = np.column_stack([_minutes(params.patch_review.sample(u[:, c + 1])) for c in patch_cols])
+    relief = np.empty((n, Slot.MAX_PATCHES), dtype=np.int64)
+    for k, c in enumerate(patch_cols):
+        fine = _choose(u[:, c + 2], relief_table(params, False, k == 0))
+        big = _choose(u[:, c + 2], relief_table(params, True, k == 0))
+        relief[:, k] = np.where(large_bore, big, fine)
+
+    return NaturalHistory(
+        start=start,
+        case=case.tolist(),
+        puncture=puncture.tolist(),
+        large_bore=large_bore.tolist(),
+        t_puncture=t_puncture.tolist(),
+        t_present=t_present.tolist(),
+        atypical=atypical.tolist(),
+        vitals=vitals.tolist(),
+        t_resolve=t_resolve.tolist(),
+        reported=reported.tolist(),
+        first_review=first_review.tolist(),
+        review_interval=intervals.tolist(),
+        review_worse=worse.tolist(),
+        complication=complication.tolist(),
+        t_manifest=t_manifest.tolist(),
+        notice=notice.tolist(),
+        patch_delay=delays.tolist(),
+        patch_review=reviews.tolist(),
+        relief=relief.tolist(),
+        uniforms=u,
+    )
+
+
+def policy_draws(params: SimParams, policy_name: str, history: NaturalHistory) -> dict[str, Any]:
+    """The draws that depend on the policy: red-flag delay, imaging at presentation, order decisions."""
+    policy = params.policy(policy_name)
+    u = history.uniforms
+    delay = _minutes(policy.red_flag_delay.sample(u[:, Slot.FLAG_DELAY]))
+    if policy.at_presentation:
+        weights = np.array([c.weight.value for c in policy.at_presentation])
+        cuts = np.cumsum(weights)
+        choice = np.searchsorted(cuts, u[:, Slot.IMAGING_AT_PRESENTATION], side="right")
+        choice = np.where(choice >= len(weights), -1, choice)
+    else:
+        choice = np.full(len(history), -1)
+    orders = u[:, Slot.ORDER : Slot.ORDER + Slot.MAX_ORDERS]
+    return {"flag_delay": delay.tolist(), "imaging_choice": choice.tolist(), "order_u": orders.tolist()}

@@ -293,7 +293,11 @@ class Explorer:
                     f"{describe_event(event)} sets off immediate transitions that never settle", self.course(key, event)
                 )
             )
-        cycles = [c for c in _strongly_connected(graph) if len(c) > 1]
+        depth = {}
+        for key in self.edges:
+            here = self._progress(key)
+            depth[here] = min(depth.get(here, self.dist[key]), self.dist[key])
+        cycles = sorted((c for c in _strongly_connected(graph) if len(c) > 1), key=lambda c: min(depth[n] for n in c))
         for cycle in cycles[:EXAMPLES_KEPT]:
             findings.append(self._cycle_finding(set(cycle)))
         longest = None if cycles else _longest_path(graph, self._progress(next(iter(self.edges))))

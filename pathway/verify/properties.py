@@ -206,15 +206,17 @@ class Resolver:
             left, values = node.left, node.values
         else:
             return
-        if isinstance(left, guards.Name) and left.name == "event":
-            allowed: Iterable[Any] = self.pathway.event_names
-        elif isinstance(left, guards.Name) and left.name in self.fields and self.fields[left.name].type == "enum":
+        # the tree is rebuilt bottom up, so the left side is already resolved
+        if isinstance(left, guards.EventName):
+            name, allowed = "event", set(self.pathway.event_names)
+        elif isinstance(left, guards.Field) and self.fields[left.name].type == "enum":
+            name = left.name
             allowed = {v for spec in self.pathway.events for f in spec.fields if f.name == left.name for v in f.values}
         else:
             return
         for value in values:
             if value not in allowed:
-                raise UnboundError(f"condition {source!r}: {value!r} is not a value of {left.name!r}")
+                raise UnboundError(f"condition {source!r}: {value!r} is not a value of {name!r}")
 
     def state(self, state_id: Any) -> str:
         if not isinstance(state_id, str) or state_id not in self.pathway.state_ids:

@@ -195,6 +195,7 @@ def build(
         "by_policy": {
             name: {
                 **comparison_row(aggregates[name], compiled, params),
+                "imaging": imaging_totals(aggregates[name], params),
                 "final_states": {
                     s: aggregates[name].end_states[i] for i, s in enumerate(compiled.state_ids) if compiled.final[i]
                 },

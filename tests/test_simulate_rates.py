@@ -1,0 +1,166 @@
+"""The cohort's rates match the parameter file, within explicit binomial confidence bounds.
+
+Each check compares a count k out of n with the probability p the parameters imply:
+|k - n p| must be within Z standard deviations (Z = 3.29: a two-sided 99.9 % interval,
+plus 0.5 for continuity). The cohorts are seeded, so the checks are deterministic; the
+bound says how far chance alone could have moved them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from pathway.loader import load
+from pathway.simulate import cohort, summary
+from pathway.simulate import params as params_io
+from pathway.simulate.params import SimParams
+
+Z = 3.29
+N = 20_000
+
+
+def within(k: int, n: int, p: float, what: str) -> None:
+    bound = Z * math.sqrt(n * p * (1 - p)) + 0.5
+    assert abs(k - n * p) <= bound, f"{what}: {k} of {n}, expected {n * p:.1f} ± {bound:.1f} (p = {p})"
+
+
+def cohort_summary(text: str, policies: tuple[str, ...], seed: int) -> tuple[dict[str, Any], SimParams]:
+    pathway = load()
+    spec = cohort.make_spec(pathway, text, "params.toml", seed, policies, monitor_all_below=0, monitor_every=10**12)
+    totals = cohort.run(spec, N, cohort.local_results(spec, N, 2, 2500))
+    ctx = cohort.context(spec)
+    return summary.build(totals, policies, ctx.compiled, ctx.params, seed), ctx.params
+
+
+@pytest.fixture(scope="module")
+def shipped() -> tuple[dict[str, Any], SimParams]:
+    text, _ = params_io.read_text()
+    return cohort_summary(text, ("guideline", "reflexive_imaging"), seed=101)
+
+
+def edited(*changes: tuple[str, str]) -> str:
+    text, _ = params_io.read_text()
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture(scope="module")
+def frequent_complications() -> tuple[dict[str, Any], SimParams]:
+    """Complications made common (and patch outcomes made uniform) so their rates can be checked."""
+    text = edited(
+        ("rate = { value = 0.00147,", "rate = { value = 0.05,"),
+        ("rate = { value = 0.00165,", "rate = { value = 0.03,"),
+        ("rate = { value = 0.000017,", "rate = { value = 0.02,"),
+        ("large_bore_failure_odds_ratio = { value = 5.96,", "large_bore_failure_odds_ratio = { value = 1,"),
+        ("complete = { value = 0.9,", "complete = { value = 0.75,"),
+        ("partial = { value = 0.07,", "partial = { value = 0.18,"),
+        ("none = { value = 0.03,", "none = { value = 0.07,"),
+    )
+    return cohort_summary(text, ("guideline", "dismiss_red_flags"), seed=202)
+
+
+def test_case_mix_matches_the_parameters(shipped: tuple[dict[str, Any], SimParams]) -> None:
+    result, params = shipped
+    mix = result["case_mix"]
+    out_of_scope = 0.0
+    for name, number in params.case_mix.items():
+        within(mix[name], N, number.value, f"case {name}")
+        out_of_scope += number.value
+    within(mix["in_scope"], N, 1 - out_of_scope, "in scope")
+
+
+def test_atypical_headaches_split_as_weighted(shipped: tuple[dict[str, Any], SimParams]) -> None:
+    result, params = shipped
+    headaches = result["field_values"]["presentation"]["headache"]
+    atypical = result["case_mix"]["atypical"]
+    for choice in params.atypical:
+        value = choice.fields["headache"]
+        within(headaches[value], atypical, choice.weight.value, f"atypical headache {value}")
+
+
+def test_puncture_mix_follows_share_times_incidence(shipped: tuple[dict[str, Any], SimParams]) -> None:
+    result, params = shipped
+    punctured = result["events"]["dural_puncture"]["patients"]
+    assert punctured == N - result["case_mix"]["no_puncture"]
+    total = sum(p.share.value * p.pdph.value for p in params.punctures)
+    expected: dict[str, float] = {}
+    for puncture in params.punctures:
+        procedure = puncture.fields["procedure"]
+        expected[procedure] = expected.get(procedure, 0.0) + puncture.share.value * puncture.pdph.value / total
+    seen = result["field_values"]["dural_puncture"]["procedure"]
+    for procedure, p in expected.items():
+        within(seen.get(procedure, 0), punctured, p, f"procedure {procedure}")
+
+
+def test_guideline_orders_only_usually_appropriate_imaging(shipped: tuple[dict[str, Any], SimParams]) -> None:
+    result, _ = shipped
+    imaging = result["imaging"]
+    escalations = result["final_states"]["red_flag_escalation"]
+    assert set(imaging["by_rating"]) <= {"usually_appropriate"}
+    assert imaging["studies"] == escalations  # one urgent MRI head per escalation
+    assert imaging["radiation_msv"] == 0.0
+
+
+def test_reflexive_imaging_orders_at_presentation_as_weighted(shipped: tuple[dict[str, Any], SimParams]) -> None:
+    result, params = shipped
+    row = result["by_policy"]["reflexive_imaging"]
+    by_code = row["imaging"]["by_code"]
+    escalations = row["final_states"]["red_flag_escalation"]  # each also gets the urgent MRI head
+    ordered = {
+        "ct_head_without_contrast": by_code.get("ct_head_without_contrast", 0),
+        "mri_head_without_and_with_contrast": by_code.get("mri_head_without_and_with_contrast", 0) - escalations,
+    }
+    for code, count in ordered.items():
+        p = sum(c.weight.value for c in params.policy("reflexive_imaging").at_presentation if code in c.codes)
+        within(count, N, p, f"reflexive {code}")
+    assert row["imaging"]["by_rating"]["usually_not_appropriate"] == sum(ordered.values())
+    # radiation follows from the studies: every CT head at the dose the parameters give its RRL
+    ct_dose = params.dose_msv["☢☢☢"].value
+    assert row["imaging"]["radiation_msv"] == pytest.approx(ordered["ct_head_without_contrast"] * ct_dose)
+    assert row["radiation_msv"] == pytest.approx(row["imaging"]["radiation_msv"] * summary.PER / N, abs=1e-3)
+
+
+def test_complications_occur_at_their_rates(frequent_complications: tuple[dict[str, Any], SimParams]) -> None:
+    result, params = frequent_complications
+    eligible = result["case_mix"]["in_scope"] + result["case_mix"]["late"]
+    for complication in params.complications:
+        seen = result["complications"][complication.id]["patients"]
+        within(seen, eligible, complication.rate.value, f"complication {complication.id}")
+
+
+def test_patch_relief_matches_the_parameters(frequent_complications: tuple[dict[str, Any], SimParams]) -> None:
+    result, params = frequent_complications
+    relief = result["field_values"]["patch_review"]["relief"]
+    reviews = sum(relief.values())
+    assert reviews > 1000
+    for name, number in params.first_patch.items():
+        value = params.relief_fields[name]["relief"]
+        within(relief.get(value, 0), reviews, number.value, f"relief {value}")
+
+
+def test_guideline_escalates_within_the_notice_time(frequent_complications: tuple[dict[str, Any], SimParams]) -> None:
+    result, params = frequent_complications
+    notice = params.red_flag_notice.high
+    assert notice is not None
+    for complication in params.complications:
+        timing = result["complications"][complication.id]["time_to_escalation_h"]
+        assert timing["n"] > 0
+        assert timing["max"] <= notice + 1 / 60  # times are whole minutes
+
+
+def test_dismissing_red_flags_delays_and_misses_escalation(
+    frequent_complications: tuple[dict[str, Any], SimParams],
+) -> None:
+    result, params = frequent_complications
+    guideline, dismissed = result["by_policy"]["guideline"], result["by_policy"]["dismiss_red_flags"]
+    assert dismissed["complications"] == guideline["complications"]  # the same patients
+    delay = params.policy("dismiss_red_flags").red_flag_delay
+    assert dismissed["time_to_escalation_h"]["p50"] > guideline["time_to_escalation_h"]["p95"]
+    assert dismissed["time_to_escalation_h"]["p50"] >= delay.median * 0.5
+    assert dismissed["complications_not_escalated"] > guideline["complications_not_escalated"]
+    assert dismissed["escalations"] < guideline["escalations"]

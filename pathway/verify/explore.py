@@ -141,13 +141,16 @@ class Explorer:
 
     # ------------------------------------------------------------ search
 
-    def run(self) -> None:
+    def run(self, stop_at_first: bool = False) -> None:
+        """Explore every reachable situation (or only until the first violation, to kill a mutant fast)."""
         start = Node(self.pathway.initial, Facts(), 0, self.checks.start())
         first = self.key(start)
         self.node[first], self.dist[first], self.parent[first] = start, 0, None
         queue: deque[Key] = deque([first])
         done: set[Key] = set()
         while queue:
+            if stop_at_first and self.findings:
+                return
             key = queue.popleft()
             if key in done:
                 continue
@@ -476,13 +479,17 @@ def _longest_path(graph: dict[Hashable, set[Hashable]], start: Hashable) -> int:
 # ---------------------------------------------------------------- the whole verification
 
 
-def verify(pathway: Pathway, catalogue: Catalogue | None = None) -> Verification:
-    """Check every property of the catalogue on ``pathway``: statically, then over every reachable situation."""
+def verify(pathway: Pathway, catalogue: Catalogue | None = None, stop_at_first: bool = False) -> Verification:
+    """Check every property of the catalogue on ``pathway``: statically, then over every reachable situation.
+
+    ``stop_at_first`` ends the search at the first violation of a per-event property (enough to
+    kill a mutant); the whole-graph properties are then not judged and reported as holding."""
     started = time.perf_counter()
     bound = bind(catalogue or load_catalogue(), pathway)
     explorer = Explorer(pathway, bound)
-    explorer.run()
-    bounded_findings, longest = explorer.bounded()
+    explorer.run(stop_at_first)
+    partial = stop_at_first and bool(explorer.findings)
+    bounded_findings, longest = ([], None) if partial else explorer.bounded()
     results = []
     for item in bound:
         prop = item.prop
@@ -503,6 +510,8 @@ def verify(pathway: Pathway, catalogue: Catalogue | None = None) -> Verification
         if item.kind in EVENT_KINDS:
             findings += explorer.findings.get(item.id, [])
             count += explorer.violations.get(item.id, 0)
+        elif partial:
+            pass
         elif item.kind == "can_finish":
             findings = explorer.can_finish(item)
             count = len(findings)

@@ -461,7 +461,9 @@ def run_mutants(
             for b in bind(catalogue, mutant.pathway)
             if b.kind in STATIC_KINDS and (b.problem or static_problems(mutant.pathway, b))
         ]
-        killed_by = tuple(static) or tuple(r.id for r in verify(mutant.pathway, catalogue).results if not r.holds)
+        killed_by = tuple(static) or tuple(
+            r.id for r in verify(mutant.pathway, catalogue, stop_at_first=True).results if not r.holds
+        )
         if killed_by:
             results.append(MutantResult(mutant.operator, mutant.description, killed_by))
         else:

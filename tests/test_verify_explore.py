@@ -218,3 +218,14 @@ def test_dropping_a_transition_at_model_level_is_caught() -> None:
     verdict = verify(dropped)
     assert not verdict.result("conservative_course").holds
     assert not verdict.result("all_states_reachable").holds
+
+
+def test_readme_section_names_every_property_and_the_measured_coverage(shipped) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("<!-- section:verification -->")[1].split("<!-- /section:verification -->")[0]
+    for prop in load_catalogue().properties:
+        assert f"`{prop.id}`" in section, prop.id
+    coverage = shipped.coverage
+    assert f"**{coverage.abstract_states} abstract situations**" in section
+    assert f"**{coverage.guard_outcomes_seen}/{coverage.guard_outcomes} guard outcomes**" in section
+    assert f"{coverage.moves:,} events sent" in section

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
 import attrs
 import pytest
@@ -100,3 +101,12 @@ def test_compare_recognises_an_equivalent_swap() -> None:
     assert compare(PATHWAY, exclusive.pathway).equivalent
     overlapping = swaps["in 'presentation': 'beyond_window' before 'no_puncture'"]
     assert not compare(PATHWAY, overlapping.pathway).equivalent
+
+
+def test_readme_reports_the_measured_mutation_counts(report: dict) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    expected = (
+        f"**{report['mutants']} mutants, {report['killed']} killed, {report['equivalent']} equivalent,\n"
+        f"{report['missed']} missed"
+    )
+    assert expected in readme

@@ -89,7 +89,8 @@ def _evidence(result: Any, files: dict[tuple[str, int], Path]) -> Text:
         if finding.events:
             where = files.get((result.id, index))
             names = " → ".join(e.name for e in finding.events)
-            text.append(f"\ncounterexample ({len(finding.events)} events): {names}", style="cyan")
+            count = f"{len(finding.events)} event{'s' if len(finding.events) != 1 else ''}"
+            text.append(f"\ncounterexample ({count}): {names}", style="cyan")
             if where is not None:
                 text.append(f"\n  {where}", style="cyan")
     if result.violations > len(result.findings):

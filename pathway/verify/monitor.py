@@ -75,7 +75,11 @@ class Monitor:
     # ------------------------------------------------------------ replaying the course
 
     def _replay(self, trace: Trace, events: Iterable[Event] | None) -> list[Violation]:
-        by_line = {e.line: e for e in events if e.patient == trace.patient} if events is not None else None
+        by_line = None
+        if events is not None:
+            listed = list(events)
+            mine = [e for e in listed if e.patient == trace.patient] or listed  # a one-patient list may omit the id
+            by_line = {e.line: e for e in mine}
         checks = self.with_events if by_line is not None else self.without_events
         steps_by_line: dict[int, list[Step]] = {}
         for step in trace.steps:

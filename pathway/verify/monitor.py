@@ -85,7 +85,8 @@ class Monitor:
         for step in trace.steps:
             steps_by_line.setdefault(step.line, []).append(step)
         records: list[tuple[int, list[Step] | Rejected]] = sorted(
-            [*steps_by_line.items(), *((r.line, r) for r in trace.rejected if r.kind != "time_order")],
+            # only refusals by the pathway: time-order and unreadable lines are input errors, not decisions
+            [*steps_by_line.items(), *((r.line, r) for r in trace.rejected if r.kind == "out_of_sequence")],
             key=lambda item: item[0],
         )
         state, facts, memory = self.pathway.initial, Facts(), checks.start()

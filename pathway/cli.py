@@ -41,7 +41,8 @@ def run(events_file: str, as_json: bool, pathway: Pathway) -> None:
          each problem is reported on stderr as 'line N: field ...: ...'
     """
     events, errors = read_event_file(events_file, pathway)
-    traces = list(run_stream(pathway, events))
+    in_line_order = sorted([*events, *errors], key=lambda item: item.line)
+    traces = list(run_stream(pathway, in_line_order))
     if as_json:
         for trace in traces:
             click.echo(json.dumps(trace_json(trace, pathway), ensure_ascii=False))
@@ -59,7 +60,7 @@ def run(events_file: str, as_json: bool, pathway: Pathway) -> None:
         click.echo(problem, err=True)
     if errors or time_errors:
         sys.exit(EXIT_INPUT)
-    if any(t.rejected for t in traces):
+    if any(r.kind != "malformed" for t in traces for r in t.rejected):
         sys.exit(EXIT_REJECTED)
     sys.exit(EXIT_OK)
 

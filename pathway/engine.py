@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from statemachine import StateChart
+
 from pathway import guards
-from pathway.events import Event
+from pathway.events import Event, EventError
 from pathway.facts import EventScope, Facts, record
 from pathway.machine import TransitionNotAllowed, current_state, event_id, new_machine
 from pathway.model import Pathway, Rejection
@@ -41,8 +43,9 @@ class PatientRun:
         self.pathway = pathway
         self.patient = patient
         self.facts = Facts()
-        self.machine, self.recorder = new_machine(pathway, None)
-        self.state = current_state(self.machine)
+        machine, self.recorder = new_machine(pathway, None)
+        self.state = current_state(machine)
+        self.machine: StateChart | None = machine
         self.path: list[str] = [self.state]
         self.steps: list[Step] = []
         self.rejected: list[Rejected] = []
@@ -63,18 +66,23 @@ class PatientRun:
             )
             return False
         scope = EventScope(self.facts, event)
-        if self.pathway.state(self.state).final:
+        machine = self.machine
+        if machine is None:
             self._refuse(event, scope)
             return False
-        self.machine.scope = scope
+        machine.scope = scope
         self.recorder.taken.clear()
         try:
-            self.machine.send(event_id(event.name))
+            machine.send(event_id(event.name))
         except TransitionNotAllowed:
             self._refuse(event, scope)
             return False
-        self._accept(event)
+        self._accept(event, machine)
         return True
+
+    def refuse_malformed(self, error: EventError) -> None:
+        """Keep a line that could not be read in this patient's report, so no reader misses it."""
+        self.rejected.append(Rejected(error.line, None, None, str(error), "malformed"))
 
     def _refuse(self, event: Event, scope: EventScope) -> None:
         reason = refusal_reason(self.pathway, self.state, scope)
@@ -82,7 +90,7 @@ class PatientRun:
         # a refused event still sets the clock: later events may not go back before it
         self.last_event = event
 
-    def _accept(self, event: Event) -> None:
+    def _accept(self, event: Event, machine: StateChart) -> None:
         entered = []
         for transition in self.recorder.taken:
             self.steps.append(
@@ -101,9 +109,11 @@ class PatientRun:
             if transition.target != self.path[-1]:
                 self.path.append(transition.target)
             entered.append(transition.target)
-        self.state = current_state(self.machine)
+        self.state = current_state(machine)
         self.facts = record(self.facts, event, entered)
         self.last_event = event
+        if self.pathway.state(self.state).final:
+            self.machine = None  # final states accept nothing; a long stream need not keep the machine
 
     def trace(self) -> Trace:
         return Trace(
@@ -125,13 +135,29 @@ def run_course(pathway: Pathway, events: Iterable[Event], patient: str | None = 
     return run.trace()
 
 
-def run_stream(pathway: Pathway, events: Iterable[Event]) -> Iterator[Trace]:
-    """Traces of a multi-patient stream, one per patient in order of first appearance."""
+def run_stream(pathway: Pathway, items: Iterable[Event | EventError]) -> Iterator[Trace]:
+    """Traces of a multi-patient stream, one per patient in order of first appearance.
+
+    Lines that could not be read (EventError) are listed in their patient's ``rejected``;
+    one that names no patient goes to the stream's unnamed patient, when the stream has one.
+    """
     runs: dict[str | None, PatientRun] = {}
-    for event in events:
-        run = runs.get(event.patient)
+    orphans: list[EventError] = []
+    for item in items:
+        if isinstance(item, EventError) and item.patient is None:
+            orphans.append(item)
+            continue
+        run = runs.get(item.patient)
         if run is None:
-            run = runs[event.patient] = PatientRun(pathway, event.patient)
-        run.send(event)
+            run = runs[item.patient] = PatientRun(pathway, item.patient)
+        if isinstance(item, EventError):
+            run.refuse_malformed(item)
+        else:
+            run.send(item)
+    if orphans and (None in runs or not runs):
+        unnamed = runs.setdefault(None, PatientRun(pathway, None))
+        for error in orphans:
+            unnamed.refuse_malformed(error)
+        unnamed.rejected.sort(key=lambda r: r.line)
     for run in runs.values():
         yield run.trace()

@@ -8,6 +8,7 @@ pathway definition; this module only knows the envelope every record shares:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -59,13 +60,12 @@ def parse_time(text: str) -> datetime:
 
 
 def _check_value(spec: FieldSpec, value: Any) -> str | None:
+    if value is None:
+        return "null is not allowed (leave the field out when it is unknown)"
+    if spec.type in ("int", "number"):
+        return _check_number(spec, value)
     if spec.type == "bool":
         return None if isinstance(value, bool) else "expected true or false"
-    if spec.type == "int":
-        return None if isinstance(value, int) and not isinstance(value, bool) else "expected an integer"
-    if spec.type == "number":
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and value == value
-        return None if ok else "expected a number"
     if spec.type == "string":
         return None if isinstance(value, str) else "expected a string"
     if not isinstance(value, str) or value not in spec.values:
@@ -73,22 +73,42 @@ def _check_value(spec: FieldSpec, value: Any) -> str | None:
     return None
 
 
+def _check_number(spec: FieldSpec, value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "expected an integer" if spec.type == "int" else "expected a number"
+    if spec.type == "int" and not isinstance(value, int):
+        return "expected an integer"
+    if not math.isfinite(value):
+        return f"{value} is not a finite number"
+    low, high = spec.minimum, spec.maximum
+    if (low is not None and value < low) or (high is not None and value > high):
+        return f"{value} is outside the plausible range {low}..{high}"
+    return None
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity, which are not JSON and would slip past thresholds
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError:
     """Validate one decoded JSON value against the pathway's event vocabulary."""
     if not isinstance(record, dict):
         return EventError(line, f"expected a JSON object, found {type(record).__name__}")
     patient = record.get("patient")
-    if patient is not None and not isinstance(patient, str):
+    if "patient" in record and not isinstance(patient, str):
         return EventError(line, "expected a string", "patient")
-    name = record.get("event")
-    if name is None:
+    if "event" not in record:
         return EventError(line, "missing", "event", patient)
+    name = record["event"]
+    if not isinstance(name, str):
+        return EventError(line, f"expected an event name, found {json.dumps(name)}", "event", patient)
     specs: dict[str, EventSpec] = {spec.name: spec for spec in pathway.events}
     if name not in specs:
         return EventError(line, f"unknown event {name!r} (known: {', '.join(specs)})", "event", patient)
-    at_text = record.get("at")
-    if at_text is None:
+    if "at" not in record:
         return EventError(line, "missing", "at", patient)
+    at_text = record["at"]
     if not isinstance(at_text, str):
         return EventError(line, "expected an ISO 8601 time string", "at", patient)
     try:
@@ -105,8 +125,6 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
         if field_spec is None:
             known = ", ".join(f.name for f in spec.fields) or "none"
             return EventError(line, f"unknown field for event {name!r} (fields: {known})", key, patient)
-        if value is None and not field_spec.required:
-            continue
         problem = _check_value(field_spec, value)
         if problem:
             return EventError(line, problem, key, patient)
@@ -128,12 +146,17 @@ def read_events(lines: Iterable[str | bytes], pathway: Pathway) -> Iterator[Even
                 continue
         else:
             text = raw
+        if number == 1:
+            text = text.removeprefix("\ufeff")  # a byte-order mark some editors add
         if not text.strip():
             continue
         try:
-            record = json.loads(text)
+            record = json.loads(text, parse_constant=_refuse_constant)
         except json.JSONDecodeError as err:
             yield EventError(number, f"not valid JSON: {err.msg} at column {err.colno}")
+            continue
+        except ValueError as err:
+            yield EventError(number, f"not valid JSON: {err}")
             continue
         except RecursionError:
             yield EventError(number, "not valid JSON: nested too deeply")

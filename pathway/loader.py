@@ -251,7 +251,7 @@ class _Builder:
             fields = []
             for field_name, spec in fields_table.items():
                 field_entry = fields_reader.child(field_name, spec)
-                field_entry.only("type", "required", "values", "label")
+                field_entry.only("type", "required", "values", "label", "min", "max")
                 if field_name in RESERVED_FIELDS:
                     field_entry.fail(f"{field_name!r} is reserved for every record")
                 kind = field_entry.text("type")
@@ -262,6 +262,11 @@ class _Builder:
                     field_entry.fail("an enum needs a non-empty list of string values", "values")
                 if kind != "enum" and values:
                     field_entry.fail("only enum fields take values", "values")
+                bounds = [field_entry.get(key, (int, float), None) for key in ("min", "max")]
+                if kind not in ("int", "number") and bounds != [None, None]:
+                    field_entry.fail("only int and number fields take min and max")
+                if None not in bounds and bounds[0] > bounds[1]:
+                    field_entry.fail("min is above max")
                 fields.append(
                     FieldSpec(
                         field_name,
@@ -269,6 +274,8 @@ class _Builder:
                         field_entry.get("required", bool, False),
                         values,
                         field_entry.get("label", str, ""),
+                        bounds[0],
+                        bounds[1],
                     )
                 )
             self.events[name] = EventSpec(

@@ -61,6 +61,8 @@ class FieldSpec:
     required: bool = False
     values: tuple[str, ...] = ()
     label: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
 
     def words(self) -> str:
         return self.label or self.name.replace("_", " ")

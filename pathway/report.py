@@ -20,20 +20,20 @@ _RATING_STYLE = {
 }
 
 
-def recommendations_table(recs: tuple[Recommendation, ...], pathway: Pathway) -> Table:
+def recommendations_table(recs: tuple[Recommendation, ...], pathway: Pathway, sources: bool = True) -> Table:
     table = Table(show_header=True, header_style="bold", expand=False, box=None, padding=(0, 1))
     table.add_column("code", no_wrap=True)
-    table.add_column("kind")
-    table.add_column("rating / RRL")
-    table.add_column("recommendation")
-    table.add_column("source", style="dim")
+    table.add_column("rating / RRL", overflow="fold", min_width=13)
+    table.add_column("recommendation", overflow="fold")
+    if sources:
+        table.add_column("source", style="dim", overflow="fold")
     for rec in recs:
-        rating = Text("")
+        rating = Text(rec.kind)
         if rec.kind == "imaging":
             rating = Text((rec.rating or "").replace("_", " "), style=_RATING_STYLE.get(rec.rating or "", ""))
-            rating.append(f"  {rec.rrl}")
+            rating.append(f" {rec.rrl}")
         text = rec.text + (f" ({rec.note})" if rec.note else "")
-        table.add_row(rec.code, rec.kind, rating, text, pathway.cite_text(rec.cite))
+        table.add_row(rec.code, rating, text, *([pathway.cite_text(rec.cite)] if sources else []))
     return table
 
 
@@ -41,28 +41,28 @@ def trace_view(trace: Trace, pathway: Pathway) -> RenderableType:
     """One patient's course as a table, with where it ended and what to do now."""
     steps = Table(show_header=True, header_style="bold", expand=False)
     steps.add_column("line", justify="right")
-    steps.add_column("at")
-    steps.add_column("event")
-    steps.add_column("transition")
-    steps.add_column("because")
+    steps.add_column("at", overflow="fold")
+    steps.add_column("event", overflow="fold")
+    steps.add_column("transition", overflow="fold")
+    steps.add_column("because", overflow="fold")
     for step in trace.steps:
         move = step.source if step.source == step.target else f"{step.source} → {step.target}"
         steps.add_row(str(step.line), step.at, step.event, move, f"{step.reason}\n[dim]{step.guard}[/dim]")
-    parts: list[RenderableType] = [steps]
+    parts: list[RenderableType] = [Text.assemble(("path: ", "bold"), " → ".join(trace.path)), steps]
     if trace.rejected:
         rejected = Table(show_header=True, header_style="bold red", title="refused events", expand=False)
         rejected.add_column("line", justify="right")
-        rejected.add_column("event")
-        rejected.add_column("reason")
+        rejected.add_column("event", overflow="fold")
+        rejected.add_column("reason", overflow="fold")
         for item in trace.rejected:
-            rejected.add_row(str(item.line), item.event, item.reason)
+            rejected.add_row(str(item.line), item.event or "(unreadable)", item.reason)
         parts.append(rejected)
     state = pathway.state(trace.state)
     parts.append(Text.assemble(("now: ", "bold"), (state.title, "bold cyan"), f"  ({state.text})"))
-    parts.append(recommendations_table(state.recommendations, pathway))
+    parts.append(recommendations_table(state.recommendations, pathway, sources=False))
     title = f"patient {trace.patient}" if trace.patient is not None else "course"
     subtitle = "final" if trace.final else "in progress"
-    return Panel(Group(*parts), title=f"{title}: {' → '.join(trace.path)}", subtitle=subtitle)
+    return Panel(Group(*parts), title=title, subtitle=subtitle)
 
 
 def pathway_view(pathway: Pathway) -> Iterator[RenderableType]:

@@ -8,7 +8,7 @@ import attrs
 
 from pathway.model import Pathway, Recommendation
 
-RejectionKind = Literal["out_of_sequence", "time_order"]
+RejectionKind = Literal["out_of_sequence", "time_order", "malformed"]
 
 
 @attrs.frozen
@@ -26,9 +26,11 @@ class Step:
 
 @attrs.frozen
 class Rejected:
+    """A refused event. ``malformed`` lines may have no usable event name or time (None)."""
+
     line: int
-    event: str
-    at: str
+    event: str | None
+    at: str | None
     reason: str
     kind: RejectionKind = "out_of_sequence"
 

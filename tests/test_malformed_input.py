@@ -22,7 +22,43 @@ BAD_LINES = {
     "json array": ('["presentation"]', None, "expected a JSON object"),
     "missing event": ('{"at":"2026-05-02T09:00:00Z","headache":"orthostatic"}', "event", "missing"),
     "unknown event": ('{"event":"lumbar_drain","at":"2026-05-02T09:00:00Z"}', "event", "unknown event 'lumbar_drain'"),
-    "event not a string": ('{"event":7,"at":"2026-05-02T09:00:00Z"}', "event", "unknown event"),
+    "event not a string": ('{"event":7,"at":"2026-05-02T09:00:00Z"}', "event", "expected an event name, found 7"),
+    "event null": ('{"event":null,"at":"2026-05-02T09:00:00Z"}', "event", "found null"),
+    "field null": (
+        '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic","seizure":null}',
+        "seizure",
+        "null is not allowed",
+    ),
+    "patient null": (
+        '{"patient":null,"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic"}',
+        "patient",
+        "expected a string",
+    ),
+    "Infinity is not JSON": (
+        '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic","temperature_c":Infinity}',
+        None,
+        "Infinity is not valid JSON",
+    ),
+    "NaN is not JSON": (
+        '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic","temperature_c":NaN}',
+        None,
+        "NaN is not valid JSON",
+    ),
+    "overflowing number": (
+        '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic","temperature_c":1e999}',
+        "temperature_c",
+        "not a finite number",
+    ),
+    "implausible temperature": (
+        '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic","temperature_c":380}',
+        "temperature_c",
+        "outside the plausible range 25.0..45.0",
+    ),
+    "implausible gauge": (
+        '{"event":"dural_puncture","at":"2026-05-01T10:00:00Z","procedure":"epidural","needle_gauge":220}',
+        "needle_gauge",
+        "outside the plausible range",
+    ),
     "missing at": ('{"event":"presentation","headache":"orthostatic"}', "at", "missing"),
     "bad time": ('{"event":"presentation","at":"yesterday","headache":"orthostatic"}', "at", "ISO 8601"),
     "time without offset": (
@@ -84,6 +120,9 @@ def test_bad_line_is_named_and_the_rest_still_runs(case: str) -> None:
     assert "Traceback" not in err
     report = json.loads(out)
     assert report["state"] == "resolved"  # lines 1, 3 and 4 still processed and reported
+    # the unreadable line stays visible in the patient's report, not only on stderr
+    assert [(r["line"], r["kind"]) for r in report["rejected"]] == [(2, "malformed")]
+    assert report["rejected"][0]["reason"] == message[0]
 
 
 def test_time_going_backwards_exits_2_naming_the_line_and_still_reports() -> None:
@@ -160,3 +199,30 @@ def test_multi_patient_stream_keeps_patients_apart() -> None:
     reports = {r["patient"]: r for r in map(json.loads, out.splitlines())}
     assert reports["p1"]["state"] == "conservative_therapy"
     assert reports["p2"]["state"] == "refer_spontaneous_intracranial_hypotension"
+
+
+def test_malformed_line_goes_to_its_patient_in_a_multi_patient_stream() -> None:
+    lines = [
+        '{"patient":"p1","event":"dural_puncture","at":"2026-05-01T09:00:00Z","procedure":"lumbar puncture"}',
+        '{"patient":"p2","event":"presentation","at":"2026-04-01T09:00:00Z","headache":"orthostatic"}',
+        "{garbage",
+        '{"patient":"p1","event":"presentation","at":"2026-05-01T10:00:00Z","headache":"orthostatic"}',
+    ]
+    code, out, err = _run("\n".join(lines))
+    assert code == 2
+    reports = {r["patient"]: r for r in map(json.loads, out.splitlines())}
+    assert set(reports) == {"p1", "p2"}  # the unattributable line does not invent a patient
+    # p1's puncture was unreadable: the report says so instead of silently looking like "no puncture"
+    assert reports["p1"]["state"] == "refer_spontaneous_intracranial_hypotension"
+    assert [(r["line"], r["kind"]) for r in reports["p1"]["rejected"]] == [(1, "malformed")]
+    assert "procedure" in reports["p1"]["rejected"][0]["reason"]
+    assert reports["p2"]["rejected"] == []
+    assert [line.split(":")[0] for line in err.strip().splitlines()] == ["line 1", "line 3"]
+
+
+def test_byte_order_mark_on_the_first_line_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD_1.encode() + b"\n" + PRESENT.encode() + b"\n")
+    result = CliRunner().invoke(main, ["run", str(path), "--json"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["state"] == "conservative_therapy"

@@ -103,28 +103,30 @@ def _field_test(expr: guards.Expr) -> FieldTest | None:
 
 
 def _any_field_test(tests: tuple[FieldTest, ...]) -> Guard:
-    """An 'or' of field tests in one closure; an event without any of the fields is False at once."""
-    names = frozenset(name for name, _, _ in tests)
+    """An 'or' of field tests in one closure that looks only at the fields the event carries."""
+    by_name: dict[str, list[tuple[Any, Any]]] = {}
+    for name, kind, arg in tests:
+        by_name.setdefault(name, []).append((kind, arg))
+    # 'or' of side-effect-free tests: the order they are tried in cannot change the result
+    checks = {name: tuple(items) for name, items in by_name.items()}
 
     def any_field(run: LeanRun) -> bool:
-        fields = run.fields
-        if names.isdisjoint(fields):
-            return False
-        for name, kind, arg in tests:
-            value = fields.get(name)
-            if value is None:
+        for name, value in run.fields.items():
+            tried = checks.get(name)
+            if tried is None or value is None:
                 continue
-            if kind is _TRUTHY:
-                if value:
+            for kind, arg in tried:
+                if kind is _TRUTHY:
+                    if value:
+                        return True
+                elif kind is _IN:
+                    if value in arg:
+                        return True
+                elif kind is _NOT_IN:
+                    if value not in arg:
+                        return True
+                elif kind(value, arg):
                     return True
-            elif kind is _IN:
-                if value in arg:
-                    return True
-            elif kind is _NOT_IN:
-                if value not in arg:
-                    return True
-            elif kind(value, arg):
-                return True
         return False
 
     return any_field

@@ -10,7 +10,6 @@ are kept as counts per minute value, paths as counts per distinct path.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from typing import Any
 
 from pathway.compiled import CompiledPathway
@@ -36,6 +35,7 @@ class Aggregate:
         self.event_count = [0] * n_events
         self.event_patients = [0] * n_events
         self.field_values: Counter[tuple[int, str, Any]] = Counter()
+        self.shapes: Counter[tuple[Any, ...]] = Counter()
         self.rejected = 0
         self.time_to_end: list[Counter[int]] = [Counter() for _ in range(n_states)]
         self.complication_patients = [0] * n_complications
@@ -55,29 +55,25 @@ class Aggregate:
         self.engine_mismatches = 0
 
     def add(self, course: Course, case: int, counted_fields: list[tuple[str, ...]], contrast: frozenset[str]) -> None:
-        self.patients += 1
-        self.cases[case] += 1
-        self.end_states[course.state] += 1
-        self.paths[tuple(course.path)] += 1
-        count = self.transition_count
-        for index in course.taken:
-            count[index] += 1
-        for index in set(course.taken):
-            self.transition_patients[index] += 1
-        seen: set[int] = set()
+        # Most patients share one of a few hundred course shapes: count the shapes, expand them once later.
+        accepted = course.accepted
+        shape = (
+            case,
+            course.state,
+            tuple(course.taken),
+            tuple([event for event, _ in accepted]),
+            course.rejected,
+            course.reviews,
+            course.patches,
+            course.t_end is None,
+        )
+        self.shapes[shape] += 1
         values = self.field_values
-        for event, fields in course.accepted:
-            self.event_count[event] += 1
-            seen.add(event)
+        for event, fields in accepted:
             for name in counted_fields[event]:
                 if name in fields:
                     values[(event, name, fields[name])] += 1
-        for event in seen:
-            self.event_patients[event] += 1
-        self.rejected += course.rejected
-        if course.t_end is None:
-            self.open += 1
-        else:
+        if course.t_end is not None:
             self.time_to_end[course.state][course.t_end - course.t_present] += 1
         if course.complication >= 0:
             k = course.complication
@@ -93,9 +89,35 @@ class Aggregate:
                 self.imaging[order] += 1
             if any(order[1] in contrast for order in course.imaging):
                 self.patients_contrast += 1
-        self.reviews[course.reviews] += 1
-        self.patches[course.patches] += 1
         self._occupy(course)
+
+    def expand(self, initial: int, targets: tuple[int, ...]) -> None:
+        """Per-patient totals from the course shapes (call once, after the last merge)."""
+        self.patients = 0
+        for key in ("cases", "end_states", "transition_count", "transition_patients", "event_count", "event_patients"):
+            setattr(self, key, [0] * len(getattr(self, key)))
+        self.paths, self.reviews, self.patches = Counter(), Counter(), Counter()
+        self.rejected = self.open = 0
+        for (case, state, taken, events, rejected, reviews, patches, still_open), n in self.shapes.items():
+            self.patients += n
+            self.cases[case] += n
+            self.end_states[state] += n
+            path = [initial]
+            for index in taken:
+                self.transition_count[index] += n
+                if targets[index] != path[-1]:
+                    path.append(targets[index])
+            for index in set(taken):
+                self.transition_patients[index] += n
+            self.paths[tuple(path)] += n
+            for event in events:
+                self.event_count[event] += n
+            for event in set(events):
+                self.event_patients[event] += n
+            self.rejected += rejected * n
+            self.open += n if still_open else 0
+            self.reviews[reviews] += n
+            self.patches[patches] += n
 
     def _occupy(self, course: Course) -> None:
         segments = course.segments
@@ -129,18 +151,6 @@ class Aggregate:
                     mine[i] += x
             else:
                 setattr(self, name, mine + value)
-
-
-def merged(parts: Iterable[Aggregate]) -> Aggregate:
-    total: Aggregate | None = None
-    for part in parts:
-        if total is None:
-            total = part
-        else:
-            total.merge(part)
-    if total is None:
-        raise ValueError("no aggregates to merge")
-    return total
 
 
 def quantiles(counts: Counter[int], scale: float = 60.0) -> dict[str, Any]:

@@ -86,6 +86,7 @@ class Clinician:
         self.reassess_states = self._states_recommending(pathway, params.actions["reassess"])
         self.patch_states = self._states_recommending(pathway, params.actions["patch"])
         self.escalation = compiled.state_index[params.outcomes["escalation"]]
+        self.run = LeanRun(compiled)  # reset for each patient
 
         self.puncture_fields = [p.fields for p in params.punctures]
         self.typical = params.typical
@@ -129,42 +130,47 @@ class Clinician:
 
     def course(self, history: NaturalHistory, j: int, draws: dict[str, Any], record: bool = False) -> Course:
         """Patient ``history.start + j`` under this clinician's policy."""
-        compiled = self.compiled
-        final = compiled.final
-        targets = compiled.targets
-        run = LeanRun(compiled)
+        final = self.compiled.final
+        targets = self.compiled.targets
+        orders = self.orders
+        escalation = self.escalation
+        run = self.run
+        run.reset()
         course = Course(history.start + j)
-        if record:
-            course.events = []
-        order_u = draws["order_u"][j]
+        events = course.events = [] if record else None
+        accepted = course.accepted
+        taken = course.taken
+        path = course.path
+        segments = course.segments
         order_next = 0
 
         def send(event: int, minute: int, fields: dict[str, Any]) -> bool:
             nonlocal order_next
-            if course.events is not None:
-                course.events.append((event, minute, fields))
+            if events is not None:
+                events.append((event, minute, fields))
             if run.send(event, minute * US_PER_MINUTE, fields) != ACCEPTED:
                 course.rejected += 1
                 return False
-            course.accepted.append((event, fields))
+            accepted.append((event, fields))
             for index in run.taken:
-                course.taken.append(index)
+                taken.append(index)
                 target = targets[index]
-                if target != course.path[-1]:
-                    course.path.append(target)
-                    course.segments.append((target, minute))
-                    if target == self.escalation and course.t_escalated is None:
-                        course.t_escalated = minute
-                    for code, rating, rrl, chance in self.orders[target]:
-                        if chance < 1.0:
-                            u = order_u[min(order_next, Slot.MAX_ORDERS - 1)]
-                            order_next += 1
-                            if u >= chance:
-                                continue
-                        course.imaging.append((target, code, rating, rrl))
+                if target == path[-1]:
+                    continue
+                path.append(target)
+                segments.append((target, minute))
+                if target == escalation and course.t_escalated is None:
+                    course.t_escalated = minute
+                for code, rating, rrl, chance in orders[target]:
+                    if chance < 1.0:
+                        u = draws["order_u"].item(j, min(order_next, Slot.MAX_ORDERS - 1))
+                        order_next += 1
+                        if u >= chance:
+                            continue
+                    course.imaging.append((target, code, rating, rrl))
             return True
 
-        course.path.append(run.state)
+        path.append(run.state)
         case = history.case[j]
         puncture = history.puncture[j]
         t_present = history.t_present[j]
@@ -199,23 +205,25 @@ class Clinician:
         last = t_present
         patch_pending = False
         patch_time = 0
+        reviews = patches = 0
+        ev_review, ev_patch, ev_patch_review = self.ev_review, self.ev_patch, self.ev_patch_review
         while not final[run.state]:
             state = run.state
             action = -1
             when = NEVER
             if state in self.reassess_states:
-                if course.reviews < self.max_reviews:
-                    action, when = self.ev_review, next_review
+                if reviews < self.max_reviews:
+                    action, when = ev_review, next_review
                 if (reported or action < 0) and last <= t_resolve < when:
                     action, when = self.ev_resolution, t_resolve
             elif state in self.patch_states:
                 if patch_pending:
-                    action, when = self.ev_patch_review, patch_time + history.patch_review[j][course.patches - 1]
-                elif course.patches < Slot.MAX_PATCHES:
-                    action, when = self.ev_patch, max(indicated_at + history.patch_delay[j][course.patches], last)
+                    action, when = ev_patch_review, patch_time + history.patch_review.item(j, patches - 1)
+                elif patches < Slot.MAX_PATCHES:
+                    action, when = ev_patch, max(indicated_at + history.patch_delay.item(j, patches), last)
                 if reported and last <= t_resolve < when:
                     action, when = self.ev_resolution, t_resolve
-            if flag_at < NEVER and flag_at <= when:
+            if flag_at <= when and flag_at < NEVER:
                 send(self.ev_red_flag, flag_at, self.red_flag[complication])
                 last = max(last, flag_at)
                 flag_at = NEVER
@@ -223,36 +231,36 @@ class Clinician:
             if action < 0:
                 break  # nothing left that this clinician would do: the course stays open
             last = when
-            if action == self.ev_review:
-                course.reviews += 1
+            if action == ev_review:
+                reviews += 1
                 if t_resolve <= when:
                     response = 0
                 elif t_resolve - when <= self.improving_within:
                     response = 1
                 else:
-                    response = 3 if history.review_worse[j][course.reviews - 1] else 2
+                    response = 3 if history.review_worse.item(j, reviews - 1) else 2
                 fields = self.responses[response]
                 if exam and when >= t_manifest:
                     fields = {**fields, **exam}
                 if not send(action, when, fields):
                     break
-                next_review = when + history.review_interval[j][course.reviews - 1]
+                next_review = when + history.review_interval.item(j, reviews - 1)
                 indicated_at = when
-            elif action == self.ev_patch:
+            elif action == ev_patch:
                 if not send(action, when, self.patch_fields):
                     break
-                course.patches += 1
+                patches += 1
                 patch_pending = True
                 patch_time = when
-            elif action == self.ev_patch_review:
-                relief = history.relief[j][course.patches - 1]
-                if not send(action, when, self.relief[relief]):
+            elif action == ev_patch_review:
+                if not send(action, when, self.relief[history.relief.item(j, patches - 1)]):
                     break
                 patch_pending = False
                 indicated_at = when
             elif not send(action, when, {}):
                 break
+        course.reviews, course.patches = reviews, patches
         course.state = run.state
-        if final[run.state] and course.segments:
-            course.t_end = course.segments[-1][1]
+        if final[run.state] and segments:
+            course.t_end = segments[-1][1]
         return course

@@ -44,14 +44,15 @@ class NaturalHistory:
     t_resolve: list[int]
     reported: list[bool]
     first_review: list[int]
-    review_interval: list[list[int]]
-    review_worse: list[list[bool]]
     complication: list[int]
     t_manifest: list[int]
     notice: list[int]
-    patch_delay: list[list[int]]
-    patch_review: list[list[int]]
-    relief: list[list[int]]
+    # per patient and per review / patch: numpy arrays read with .item(j, k) only when needed
+    review_interval: np.ndarray
+    review_worse: np.ndarray
+    patch_delay: np.ndarray
+    patch_review: np.ndarray
+    relief: np.ndarray
     uniforms: np.ndarray
 
     def __len__(self) -> int:
@@ -171,14 +172,14 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
         t_resolve=t_resolve.tolist(),
         reported=reported.tolist(),
         first_review=first_review.tolist(),
-        review_interval=intervals.tolist(),
-        review_worse=worse.tolist(),
         complication=complication.tolist(),
         t_manifest=t_manifest.tolist(),
         notice=notice.tolist(),
-        patch_delay=delays.tolist(),
-        patch_review=reviews.tolist(),
-        relief=relief.tolist(),
+        review_interval=intervals,
+        review_worse=worse,
+        patch_delay=delays,
+        patch_review=reviews,
+        relief=relief,
         uniforms=u,
     )
 
@@ -196,4 +197,4 @@ def policy_draws(params: SimParams, policy_name: str, history: NaturalHistory) -
     else:
         choice = np.full(len(history), -1)
     orders = u[:, Slot.ORDER : Slot.ORDER + Slot.MAX_ORDERS]
-    return {"flag_delay": delay.tolist(), "imaging_choice": choice.tolist(), "order_u": orders.tolist()}
+    return {"flag_delay": delay.tolist(), "imaging_choice": choice.tolist(), "order_u": orders}

@@ -181,6 +181,8 @@ def build(
     seed: int,
     engine_check: bool = False,
 ) -> dict[str, Any]:
+    for aggregate in aggregates.values():
+        aggregate.expand(compiled.initial, compiled.targets)
     primary = aggregates[policies[0]]
     body = policy_summary(primary, compiled, params)
     summary: dict[str, Any] = {

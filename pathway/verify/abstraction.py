@@ -73,8 +73,10 @@ class Clock:
 
 
 def _numeric(node: guards.Expr) -> float | None:
-    numeric = isinstance(node, guards.Const | guards.Param) and isinstance(node.value, int | float)
-    return float(node.value) if numeric and not isinstance(node.value, bool) else None
+    if not isinstance(node, guards.Const | guards.Param):
+        return None
+    value = node.value
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _literal(node: guards.Expr) -> Any:
@@ -125,12 +127,14 @@ class _FieldScope:
     def hours_since(self, event: str) -> float | None:
         raise AssertionError("atoms do not read clocks")
 
-    hours_since_entered = hours_since
+    def hours_since_entered(self, state: str) -> float | None:
+        raise AssertionError("atoms do not read clocks")
 
     def count(self, event: str) -> int:
         raise AssertionError("atoms do not read counts")
 
-    occurred = count
+    def occurred(self, event: str) -> bool:
+        raise AssertionError("atoms do not read the history")
 
 
 class Abstraction:
@@ -234,26 +238,33 @@ class Abstraction:
 
     def _candidates(self, spec: FieldSpec) -> list[Any]:
         optional = [None] if not spec.required else []
+        low = spec.minimum if spec.minimum is not None else 0
         if spec.name not in self.referenced:
             if optional:
                 return optional
-            return [
-                {"enum": spec.values[0] if spec.values else "", "bool": False, "int": 0, "number": 0.0}.get(
-                    spec.type, "x"
-                )
-            ]
+            first = {
+                "enum": spec.values[0] if spec.values else "",
+                "bool": False,
+                "int": int(low),
+                "number": float(low),
+            }
+            return [first.get(spec.type, "x")]
         if spec.type == "enum":
             return [*optional, *spec.values]
         if spec.type == "bool":
             return [*optional, False, True]
         if spec.type in ("int", "number"):
             delta = 1 if spec.type == "int" else 0.5
-            limits = sorted(self.field_numbers.get(spec.name, set())) or [0]
+            limits = sorted(self.field_numbers.get(spec.name, set())) or [low]
             values: list[Any] = []
             for limit in limits:
                 for value in (limit - delta, limit, limit + delta):
                     value = int(value) if spec.type == "int" else float(value)
-                    if value not in values:
+                    # the definition's plausible range: a value outside it is refused as malformed input
+                    inside = (spec.minimum is None or value >= spec.minimum) and (
+                        spec.maximum is None or value <= spec.maximum
+                    )
+                    if inside and value not in values:
                         values.append(value)
             return [*optional, *sorted(values)]
         strings = sorted(self.field_strings.get(spec.name, set()))
@@ -282,10 +293,7 @@ class Abstraction:
         flags = tuple(event in facts.counts for event in self.occurred)
         values = [clock.value(facts, now) for clock in self.clocks]
         regions = tuple(clock.region(value) for clock, value in zip(self.clocks, values, strict=True))
-        gaps = tuple(
-            _region(None if values[i] is None or values[j] is None else values[i] - values[j], marks)
-            for i, j, marks in self.pairs
-        )
+        gaps = tuple(_region(_gap(values[i], values[j]), marks) for i, j, marks in self.pairs)
         return (counts, flags, regions, gaps)
 
     def time_successor(self, facts: Facts, now_s: int) -> int | None:
@@ -328,8 +336,8 @@ def _representatives(
     for atom in sorted(atoms, key=repr):
         fields = _fields_of(atom.expr)
         joined = [g for g in groups if g[0] & fields]
-        merged = (set(fields).union(*(g[0] for g in joined)), [atom, *(a for g in joined for a in g[1])])
-        groups = [g for g in groups if not any(g is j for j in joined)] + [merged]
+        group = (set(fields).union(*(g[0] for g in joined)), [atom, *(a for g in joined for a in g[1])])
+        groups = [g for g in groups if not any(g is j for j in joined)] + [group]
     values = dict(candidates)
     order = [name for name, _ in candidates]
     grouped = {name for fields, _ in groups for name in fields}
@@ -353,6 +361,10 @@ def _representatives(
             merged.update(part)
         result.append({n: merged[n] for n in order if n in merged})
     return tuple(result)
+
+
+def _gap(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
 
 
 def at_text(at: datetime) -> str:

@@ -296,7 +296,7 @@ class Explorer:
                     f"{describe_event(event)} sets off immediate transitions that never settle", self.course(key, event)
                 )
             )
-        depth = {}
+        depth: dict[Hashable, int] = {}
         for key in self.edges:
             here = self._progress(key)
             depth[here] = min(depth.get(here, self.dist[key]), self.dist[key])

@@ -94,6 +94,8 @@ class Monitor:
         for line, item in records:
             name = item[0].event if isinstance(item, list) else item.event
             at_text = item[0].at if isinstance(item, list) else item.at
+            if name is None or at_text is None:
+                continue
             event = by_line.get(line) if by_line is not None else None
             if event is None:
                 try:

@@ -12,6 +12,7 @@ otherwise the survivor is a gap in the catalogue and comes with the course that 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections import deque
@@ -113,15 +114,12 @@ def guard_variants(expr: guards.Expr, into_predicates: bool = False) -> Iterator
             yield f"{expr.name}: {what}", attrs.evolve(expr, expr=changed)
 
 
-def _replace_predicate(expr: guards.Expr | None, name: str, new: guards.Expr) -> guards.Expr | None:
-    if expr is None:
-        return None
-
+def _replace_predicate(expr: guards.Expr, name: str, new: guards.Expr) -> guards.Expr:
     def swap(node: guards.Expr) -> guards.Expr | None:
         if isinstance(node, guards.PredicateRef):
-            inner = _replace_predicate(node.expr, name, new)
             if node.name == name:
                 return attrs.evolve(node, expr=new)
+            inner = _replace_predicate(node.expr, name, new)
             if inner is not node.expr:
                 return attrs.evolve(node, expr=inner)
         return None
@@ -129,10 +127,7 @@ def _replace_predicate(expr: guards.Expr | None, name: str, new: guards.Expr) ->
     return guards.transform(expr, swap)
 
 
-def _replace_param(expr: guards.Expr | None, name: str, value: Any) -> guards.Expr | None:
-    if expr is None:
-        return None
-
+def _replace_param(expr: guards.Expr, name: str, value: Any) -> guards.Expr:
     def swap(node: guards.Expr) -> guards.Expr | None:
         if isinstance(node, guards.Param) and node.name == name:
             return attrs.evolve(node, value=value)
@@ -141,6 +136,14 @@ def _replace_param(expr: guards.Expr | None, name: str, value: Any) -> guards.Ex
         return None
 
     return guards.transform(expr, swap)
+
+
+def _predicate_changed(pathway: Pathway, name: str, new: guards.Expr) -> Pathway:
+    return _map_guards(pathway, lambda g: _replace_predicate(g, name, new))
+
+
+def _parameter_changed(pathway: Pathway, name: str, value: Any) -> Pathway:
+    return _map_guards(pathway, lambda g: _replace_param(g, name, value))
 
 
 # ---------------------------------------------------------------- operators
@@ -158,11 +161,14 @@ def _with_transitions(pathway: Pathway, transitions: list[Transition]) -> Pathwa
     return attrs.evolve(pathway, transitions=tuple(transitions))
 
 
-def _map_guards(pathway: Pathway, fn: Callable[[guards.Expr | None], guards.Expr | None]) -> Pathway:
+def _map_guards(pathway: Pathway, fn: Callable[[guards.Expr], guards.Expr]) -> Pathway:
+    def each(guard: guards.Expr | None) -> guards.Expr | None:
+        return None if guard is None else fn(guard)
+
     return attrs.evolve(
         pathway,
-        transitions=tuple(attrs.evolve(t, guard=fn(t.guard)) for t in pathway.transitions),
-        rejections=tuple(attrs.evolve(r, guard=fn(r.guard)) for r in pathway.rejections),
+        transitions=tuple(attrs.evolve(t, guard=each(t.guard)) for t in pathway.transitions),
+        rejections=tuple(attrs.evolve(r, guard=each(r.guard)) for r in pathway.rejections),
     )
 
 
@@ -175,6 +181,18 @@ def drop_transition(pathway: Pathway) -> Iterator[Mutant]:
                 kept = [t for i, t in enumerate(pathway.transitions) if i != position]
                 source = pathway.transitions[position].source
                 yield Mutant("drop transition", f"drop {tid!r} from {source!r} only", _with_transitions(pathway, kept))
+
+
+def _negated(transition: Transition) -> Transition:
+    return attrs.evolve(transition, guard=None if transition.guard is None else guards.Not(transition.guard))
+
+
+def _unguarded(transition: Transition) -> Transition:
+    return attrs.evolve(transition, guard=None)
+
+
+def _guarded(guard: guards.Expr, transition: Transition) -> Transition:
+    return attrs.evolve(transition, guard=guard)
 
 
 def mutate_guard(pathway: Pathway) -> Iterator[Mutant]:
@@ -191,15 +209,15 @@ def mutate_guard(pathway: Pathway) -> Iterator[Mutant]:
         yield Mutant(
             "negate guard",
             f"{tid!r}: negate '{first.guard_source}'",
-            each(lambda t: attrs.evolve(t, guard=guards.Not(t.guard))),
+            each(_negated),
         )
         yield Mutant(
             "weaken guard",
             f"{tid!r}: drop the guard '{first.guard_source}'",
-            each(lambda t: attrs.evolve(t, guard=None)),
+            each(_unguarded),
         )
         for what, changed in guard_variants(first.guard):
-            yield Mutant("weaken guard", f"{tid!r}: {what}", each(lambda t, g=changed: attrs.evolve(t, guard=g)))
+            yield Mutant("weaken guard", f"{tid!r}: {what}", each(functools.partial(_guarded, changed)))
 
 
 def mutate_predicate(pathway: Pathway) -> Iterator[Mutant]:
@@ -209,7 +227,7 @@ def mutate_predicate(pathway: Pathway) -> Iterator[Mutant]:
             yield Mutant(
                 "mutate predicate",
                 f"predicate {predicate.name!r}: {what}",
-                _map_guards(pathway, lambda g, n=predicate.name, c=changed: _replace_predicate(g, n, c)),
+                _predicate_changed(pathway, predicate.name, changed),
             )
 
 
@@ -229,7 +247,7 @@ def shift_threshold(pathway: Pathway) -> Iterator[Mutant]:
             yield Mutant(
                 "shift threshold",
                 f"{param.name} {param.display()} → {value:g} {param.unit}".rstrip(),
-                _map_guards(pathway, lambda g, n=param.name, v=value: _replace_param(g, n, v)),
+                _parameter_changed(pathway, param.name, value),
             )
 
 
@@ -263,8 +281,10 @@ def swap_precedence(pathway: Pathway) -> Iterator[Mutant]:
             )
 
 
-def _with_state(pathway: Pathway, state_id: str, change: Callable[[Any], Any]) -> Pathway:
-    return attrs.evolve(pathway, states=tuple(change(s) if s.id == state_id else s for s in pathway.states))
+def _with_state(pathway: Pathway, state_id: str, **changes: Any) -> Pathway:
+    return attrs.evolve(
+        pathway, states=tuple(attrs.evolve(s, **changes) if s.id == state_id else s for s in pathway.states)
+    )
 
 
 def mutate_recommendation(pathway: Pathway) -> Iterator[Mutant]:
@@ -274,7 +294,7 @@ def mutate_recommendation(pathway: Pathway) -> Iterator[Mutant]:
             yield Mutant(
                 "drop recommendation",
                 f"{state.id!r}: drop {rec.code!r}",
-                _with_state(pathway, state.id, lambda s, k=kept: attrs.evolve(s, recommendations=k)),
+                _with_state(pathway, state.id, recommendations=kept),
             )
             if rec.kind != "imaging":
                 continue
@@ -285,7 +305,7 @@ def mutate_recommendation(pathway: Pathway) -> Iterator[Mutant]:
                 yield Mutant(
                     "re-rate recommendation",
                     f"{state.id!r}: {rec.code!r} {rec.rating} → {rating}",
-                    _with_state(pathway, state.id, lambda s, k=rerated: attrs.evolve(s, recommendations=k)),
+                    _with_state(pathway, state.id, recommendations=rerated),
                 )
 
 
@@ -301,19 +321,17 @@ def drop_rejection(pathway: Pathway) -> Iterator[Mutant]:
 def drop_citation(pathway: Pathway) -> Iterator[Mutant]:
     none = Cite("")
     for state in pathway.states:
-        yield Mutant(
-            "drop citation", f"state {state.id!r}", _with_state(pathway, state.id, lambda s: attrs.evolve(s, cite=none))
-        )
+        yield Mutant("drop citation", f"state {state.id!r}", _with_state(pathway, state.id, cite=none))
         for rec in state.recommendations:
-            changed = tuple(attrs.evolve(r, cite=none) if r is rec else r for r in state.recommendations)
+            recs = tuple(attrs.evolve(r, cite=none) if r is rec else r for r in state.recommendations)
             yield Mutant(
                 "drop citation",
                 f"recommendation {rec.code!r} of {state.id!r}",
-                _with_state(pathway, state.id, lambda s, k=changed: attrs.evolve(s, recommendations=k)),
+                _with_state(pathway, state.id, recommendations=recs),
             )
     for tid, positions in _entries(pathway).items():
-        changed = [attrs.evolve(t, cite=none) if i in positions else t for i, t in enumerate(pathway.transitions)]
-        yield Mutant("drop citation", f"transition {tid!r}", _with_transitions(pathway, changed))
+        uncited = [attrs.evolve(t, cite=none) if i in positions else t for i, t in enumerate(pathway.transitions)]
+        yield Mutant("drop citation", f"transition {tid!r}", _with_transitions(pathway, uncited))
 
 
 OPERATORS: tuple[Callable[[Pathway], Iterator[Mutant]], ...] = (

@@ -321,13 +321,14 @@ def _bind_one(prop: Property, resolver: Resolver) -> Bound:
         plan = opts.get("plan") if "plan" in opts else {opts.get("state"): opts.get("items", [])}
         if not isinstance(plan, Mapping):
             raise UnboundError("'plan' must be a table of state = [items]")
-        items = []
-        for state, listed in plan.items():
-            resolver.state(state)
+        items: list[tuple[str, str, str | None]] = []
+        for state_id, listed in plan.items():
+            state = resolver.state(state_id)
             for item in listed if isinstance(listed, list) else [listed]:
                 if not isinstance(item, Mapping) or not isinstance(item.get("code"), str):
                     raise UnboundError("each item needs a 'code'")
-                items.append((state, item["code"], item.get("rating")))
+                rating = item.get("rating")
+                items.append((state, str(item["code"]), None if rating is None else str(rating)))
         return Bound(prop, items=tuple(items))
     if kind == "route":
         state = resolver.state(opts.get("state"))

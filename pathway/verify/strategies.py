@@ -13,6 +13,7 @@ Test-only: imports hypothesis (a dev dependency).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -41,16 +42,17 @@ def field_strategy(spec: FieldSpec, abstraction: Abstraction) -> st.SearchStrate
     if spec.type == "bool":
         return st.booleans()
     if spec.type in ("int", "number"):
-        limits = sorted(abstraction.field_numbers.get(spec.name, set())) or [0.0]
+        # inside the definition's plausible range (values outside it are malformed input, tested elsewhere)
+        default = spec.minimum if spec.minimum is not None else 0.0
+        limits = sorted(abstraction.field_numbers.get(spec.name, set())) or [default]
         width = max(1.0, max(abs(v) for v in limits) * 0.2)
+        low = limits[0] - width if spec.minimum is None else max(spec.minimum, limits[0] - width)
+        high = limits[-1] + width if spec.maximum is None else min(spec.maximum, limits[-1] + width)
         if spec.type == "int":
-            near = sorted({int(v) + d for v in limits for d in (-1, 0, 1)})
-            return st.one_of(st.sampled_from(near), st.integers(int(limits[0] - width), int(limits[-1] + width)))
-        near_f = sorted({round(v + d, 3) for v in limits for d in (-0.1, 0.0, 0.1)})
-        return st.one_of(
-            st.sampled_from(near_f),
-            st.floats(limits[0] - width, limits[-1] + width, allow_nan=False, allow_infinity=False),
-        )
+            near = sorted({int(v) + d for v in limits for d in (-1, 0, 1) if low <= int(v) + d <= high})
+            return st.one_of(st.sampled_from(near), st.integers(math.ceil(low), math.floor(high)))
+        near_f = sorted({round(v + d, 3) for v in limits for d in (-0.1, 0.0, 0.1) if low <= v + d <= high})
+        return st.one_of(st.sampled_from(near_f), st.floats(low, high, allow_nan=False, allow_infinity=False))
     compared = sorted(abstraction.field_strings.get(spec.name, set()))
     return st.one_of(st.sampled_from(compared), st.text(max_size=8)) if compared else st.text(max_size=8)
 

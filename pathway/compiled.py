@@ -197,12 +197,12 @@ def _compile(expr: guards.Expr, events: Mapping[str, int], states: Mapping[str, 
 
 def _compile_call(expr: guards.Call, events: Mapping[str, int], states: Mapping[str, int]) -> Guard:
     if expr.func == "hours_since_entered":
-        index = states.get(expr.arg)
-        if index is None:
+        if expr.arg not in states:
             return lambda run: None
+        state = states[expr.arg]
 
         def since_entered(run: LeanRun) -> float | None:
-            then = run.entered_at.get(index)
+            then = run.entered_at.get(state)
             return None if then is None else _hours(run.at, then)
 
         return since_entered

@@ -69,6 +69,12 @@ def test_summary_contract(checked: dict[str, Any]) -> None:
     for path in checked["paths"]:
         assert path["path"][0] == pathway.initial
         assert path["path"][-1] in pathway.final_state_ids
+    # at every hour after presentation each patient is in exactly one state
+    occupancy = checked["occupancy"]["states"]
+    hours = checked["occupancy"]["hours"]
+    assert all(sum(series[h] for series in occupancy.values()) == 400 for h in range(hours + 1))
+    for state, counts in checked["time_to_end_hist"]["states"].items():
+        assert sum(counts) == checked["final_states"][state]
     quant = checked["time_to_resolution_h"]
     assert quant["min"] <= quant["p5"] <= quant["p25"] <= quant["p50"] <= quant["p75"] <= quant["p95"] <= quant["max"]
 

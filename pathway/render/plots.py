@@ -64,10 +64,14 @@ def time_to_end(summary: Mapping[str, Any], pathway: Pathway, resolution: str, p
             share.append(100.0 * running / patients)
         xs = [(i + 1) * step for i in range(len(share))]
         right.step(xs, share, where="post", label=_title(pathway, state), color=colours.get(state))
+    used = [i for counts in hist["states"].values() for i, count in enumerate(counts[:-1]) if count]
+    if used:
+        for axis in (left, right):
+            axis.set_xlim(0, (max(used) + 2) * step)
     right.set_title("Reached a final state (cumulative)")
     right.set_xlabel("hours after presentation")
     right.set_ylabel("% of cohort")
-    right.legend(fontsize=8, loc="center right")
+    right.legend(fontsize=8, loc="upper left")
     return _save(figure, path)
 
 
@@ -99,7 +103,7 @@ def outcomes(summary: Mapping[str, Any], pathway: Pathway, path: Path) -> Path:
     states = [s for s in pathway.state_ids if pathway.state(s).final]
     policies = list(by_policy)
     colours = _colours(pathway)
-    figure, axis = plt.subplots(figsize=(10, 1.2 + 0.9 * len(policies)))
+    figure, axis = plt.subplots(figsize=(10, 2.2 + 0.7 * len(policies)))
     for row, policy in enumerate(policies):
         counts = by_policy[policy]["final_states"]
         total = max(by_policy[policy]["patients"], 1)
@@ -114,7 +118,7 @@ def outcomes(summary: Mapping[str, Any], pathway: Pathway, path: Path) -> Path:
     axis.set_xlim(0, 100)
     axis.set_xlabel("% of patients")
     axis.set_title(f"Outcome breakdown ({summary['patients']} patients per policy)")
-    axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3)
+    axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3)
     return _save(figure, path)
 
 

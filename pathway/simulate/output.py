@@ -42,8 +42,10 @@ class CohortFiles:
             self.outcomes[policy].write(text)
 
     def close(self) -> None:
-        for handle in [*self.events.values(), *self.outcomes.values()]:
-            handle.close()
+        for events in self.events.values():
+            events.close()
+        for outcomes in self.outcomes.values():
+            outcomes.close()
 
     def __enter__(self) -> CohortFiles:
         return self

@@ -396,7 +396,7 @@ def parse(data: Mapping[str, Any], file: str, digest: str = "") -> SimParams:
         item.only("text", "order", "at_presentation", "exam_red_flags", "red_flag_delay")
         order_entry = item.child("order")
         order_entry.only(*RATINGS)
-        choices = []
+        imaging_choices: list[ImagingChoice] = []
         if "at_presentation" in item.table:
             entries = item.items("at_presentation")
             for choice in entries:
@@ -404,13 +404,13 @@ def parse(data: Mapping[str, Any], file: str, digest: str = "") -> SimParams:
                 codes = choice.table.get("codes")
                 if not isinstance(codes, list) or not codes or not all(isinstance(c, str) for c in codes):
                     choice.fail("expected a non-empty array of imaging codes", "codes")
-                choices.append(ImagingChoice(tuple(codes), choice.number("weight", 0.0)))
+                imaging_choices.append(ImagingChoice(tuple(codes), choice.number("weight", 0.0)))  # type: ignore[arg-type]
             _weights(entries, "imaging at presentation", exact=False)
         policies[name] = Policy(
             name=name,
             text=item.text("text"),
             order={rating: order_entry.probability(rating) for rating in order_entry.table},
-            at_presentation=tuple(choices),
+            at_presentation=tuple(imaging_choices),
             exam_red_flags=item.flag("exam_red_flags"),
             red_flag_delay=item.dist("red_flag_delay"),
         )
@@ -553,8 +553,8 @@ def check_against(params: SimParams, pathway: Pathway) -> None:
             fail("imaging.dose_msv", f"no dose for RRL {rec.rrl!r} (used by {rec.code!r})")
     initial = {r.code for r in pathway.state(pathway.initial).recommendations if r.kind == "imaging"}
     for name, policy in params.policies.items():
-        for i, choice in enumerate(policy.at_presentation):
-            for code in choice.codes:
+        for i, imaging_choice in enumerate(policy.at_presentation):
+            for code in imaging_choice.codes:
                 if code not in initial:
                     fail(
                         f"policies.{name}.at_presentation[{i}].codes",

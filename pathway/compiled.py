@@ -107,7 +107,8 @@ def _any_field_test(tests: tuple[FieldTest, ...]) -> Guard:
     by_name: dict[str, list[tuple[Any, Any]]] = {}
     for name, kind, arg in tests:
         by_name.setdefault(name, []).append((kind, arg))
-    # 'or' of side-effect-free tests: the order they are tried in cannot change the result
+    # An 'or' of side-effect-free tests that cannot raise (the loader only lets a field be ordered
+    # against a number, and events are validated), so the order they are tried in cannot change it.
     checks = {name: tuple(items) for name, items in by_name.items()}
 
     def any_field(run: LeanRun) -> bool:

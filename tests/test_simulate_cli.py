@@ -94,3 +94,14 @@ def test_help_describes_the_command() -> None:
     assert result.exit_code == 0
     for option in ("--patients", "--seed", "--workers", "--compare", "--params", "--engine", "--scheduler"):
         assert option in result.stdout
+
+
+def test_monitor_violations_on_a_broken_pathway_exit_1(tmp_path: Path) -> None:
+    broken = Path(__file__).parent / "broken_definitions" / "early_blood_patch.toml"
+    result = simulate(
+        "-n", "200", "--definition", str(broken), "--summary-only", "--no-plots", "-q", "--out", str(tmp_path)
+    )
+    assert result.exit_code == 1
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["monitor_violations"] > 0
+    assert "monitor: guideline: p" in result.stderr

@@ -272,12 +272,6 @@ class Bound:
         return self.prop.kind
 
 
-def _text(resolver: Resolver, source: str) -> str:
-    if source in resolver.sources:
-        return resolver.sources[source].text
-    return source
-
-
 def _names(value: Any, what: str) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
@@ -297,7 +291,8 @@ def _bind_one(prop: Property, resolver: Resolver) -> Bound:
             return None, ""
         if not isinstance(source, str):
             raise UnboundError(f"'{key}' must be a condition string")
-        return resolver.condition(source), _text(resolver, source)
+        expr = resolver.condition(source)
+        return expr, guards.words(expr)
 
     if kind == "escalate":
         when, text = cond("when")
@@ -343,7 +338,7 @@ def _bind_one(prop: Property, resolver: Resolver) -> Bound:
             to = () if reject else tuple(resolver.state(s) for s in _names(row.get("to"), "to"))
             if not reject and not to:
                 raise UnboundError("a rule needs 'to' or 'reject = true'")
-            rules.append(Rule(events, when, _text(resolver, source) if isinstance(source, str) else "", reject, to))
+            rules.append(Rule(events, when, guards.words(when) if when is not None else "", reject, to))
         if not rules:
             raise UnboundError("a route needs rules")
         return Bound(prop, state=state, rules=tuple(rules))

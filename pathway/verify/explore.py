@@ -14,6 +14,7 @@ import itertools
 import time
 from collections import Counter, deque
 from collections.abc import Hashable, Iterable
+from datetime import timedelta
 from typing import Any
 
 import attrs
@@ -22,7 +23,7 @@ from pathway import guards
 from pathway.events import Event, dumps
 from pathway.facts import Facts
 from pathway.model import Pathway, Transition
-from pathway.verify.abstraction import Abstraction, describe_context
+from pathway.verify.abstraction import EPOCH, Abstraction, at_text, describe_context
 from pathway.verify.checks import EventChecks, Memory, describe_event, static_problems
 from pathway.verify.properties import EVENT_KINDS, STATIC_KINDS, Bound, Catalogue, bind, condition_exprs, load_catalogue
 from pathway.verify.semantics import Move, Semantics
@@ -340,9 +341,8 @@ class Explorer:
                 wait = self.abstraction.time_successor(facts, now)
                 now += wait or 0
                 continue
-            event = attrs.evolve(
-                action, at=self.abstraction.events_at(now)[0].at, at_text=self.abstraction.events_at(now)[0].at_text
-            )
+            at = EPOCH + timedelta(seconds=now)
+            event = attrs.evolve(action, at=at, at_text=at_text(at))
             move = self.semantics.step(state, facts, event)
             events.append(event)
             state, facts = move.after, move.facts

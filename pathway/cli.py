@@ -9,11 +9,20 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from pathway.cli_common import EXIT_INPUT, EXIT_OK, EXIT_REJECTED, definition_option, fail, read_event_file
+from pathway.cli_common import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_VIOLATION,
+    definition_option,
+    fail,
+    read_event_file,
+)
 from pathway.engine import run_stream
 from pathway.model import Pathway
 from pathway.report import pathway_view, trace_view
 from pathway.trace import trace_json
+from pathway.verify.monitor import check_trace
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,19 +42,28 @@ def main() -> None:
 def run(events_file: str, as_json: bool, pathway: Pathway) -> None:
     """Run the JSON Lines event stream FILE ('-' for stdin) through the pathway.
 
+    Every course is also checked against the pathway's safety properties (`pathway verify`
+    proves them for the whole definition; here they are watched on each real course): the
+    JSON object of each patient carries a "monitor" list of violations, empty when safe.
+
     \b
     Exit status:
       0  every event accepted
       3  some events refused as out of sequence (the rest still processed and reported)
       2  malformed input (a line that is not a valid event, or time going backwards);
          each problem is reported on stderr as 'line N: field ...: ...'
+      1  a course broke a safety property (only possible with a --definition that
+         `pathway verify` rejects); each violation is reported on stderr
     """
     events, errors = read_event_file(events_file, pathway)
     in_line_order = sorted([*events, *errors], key=lambda item: item.line)
     traces = list(run_stream(pathway, in_line_order))
+    violations = {id(trace): check_trace(pathway, trace, events) for trace in traces}
     if as_json:
         for trace in traces:
-            click.echo(json.dumps(trace_json(trace, pathway), ensure_ascii=False))
+            report = trace_json(trace, pathway)
+            report["monitor"] = [v.to_json() for v in violations[id(trace)]]
+            click.echo(json.dumps(report, ensure_ascii=False))
     else:
         console = Console()
         for trace in traces:
@@ -58,8 +76,14 @@ def run(events_file: str, as_json: bool, pathway: Pathway) -> None:
         key=lambda m: int(m.split(":")[0].split()[1]),
     ):
         click.echo(problem, err=True)
+    for trace in traces:
+        for violation in violations[id(trace)]:
+            who = f"patient {trace.patient}: " if trace.patient is not None else ""
+            click.echo(f"monitor: {who}{violation}", err=True)
     if errors or time_errors:
         sys.exit(EXIT_INPUT)
+    if any(violations.values()):
+        sys.exit(EXIT_VIOLATION)
     if any(r.kind != "malformed" for t in traces for r in t.rejected):
         sys.exit(EXIT_REJECTED)
     sys.exit(EXIT_OK)

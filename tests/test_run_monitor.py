@@ -1,0 +1,35 @@
+"""`pathway run` watches every course with the safety monitor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pathway.cli import main
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_shipped_pathway_shows_no_violation_on_any_example(example: Path) -> None:
+    result = CliRunner().invoke(main, ["run", str(example), "--json"])
+    assert result.exit_code in (0, 3)
+    for line in result.stdout.splitlines():
+        assert json.loads(line)["monitor"] == []
+    assert "monitor:" not in result.stderr
+
+
+def test_unsafe_definition_is_caught_on_a_real_course() -> None:
+    broken = ROOT / "tests" / "broken_definitions" / "early_blood_patch.toml"
+    course = ROOT / "examples" / "early_reassessment_never_leads_to_patch.jsonl"
+    result = CliRunner().invoke(main, ["run", str(course), "--json", "--definition", str(broken)])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["state"] == "blood_patch"  # the broken pathway patches after 24 h of therapy
+    assert {v["property"] for v in report["monitor"]} >= {"blood_patch_after_trial"}
+    assert all(v["line"] == 3 for v in report["monitor"])
+    assert result.stderr.startswith("monitor: line 3: blood_patch_after_trial")

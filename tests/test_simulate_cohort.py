@@ -146,3 +146,19 @@ def test_gzip_events_hold_the_same_lines(tmp_path: Path) -> None:
         result = cli(["simulate", "-n", "120", "--seed", "2", "--chunk-size", "50", flag, "--out", str(out), "-q"])
         assert result.exit_code == 0
     assert gzip.decompress((packed / "events.jsonl.gz").read_bytes()) == (plain / "events.jsonl").read_bytes()
+
+
+def test_chunks_computed_on_threads_give_the_same_results() -> None:
+    """Dask workers run several chunks at once on threads sharing one loaded context."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pathway = load()
+    text, name = params_io.read_text()
+    spec = cohort.make_spec(pathway, text, name, 8, ("guideline", "dismiss_red_flags"), events=True)
+    bounds = cohort.chunks(800, 25)
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda b: cohort.run_chunk(spec, *b), bounds))
+    for (start, stop), result in zip(bounds, threaded, strict=True):
+        alone = cohort.run_chunk(spec, start, stop)
+        assert result.events == alone.events
+        assert all(result.aggregates[p].shapes == alone.aggregates[p].shapes for p in spec.policies)

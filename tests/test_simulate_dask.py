@@ -81,7 +81,7 @@ def scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_dask_summary_equals_the_local_summary(scheduler: str, tmp_path: Path) -> None:
-    common = ["simulate", "-n", "600", "--seed", "21", "--chunk-size", "70", "-q", "--no-plots"]
+    common = ["simulate", "-n", "600", "--seed", "21", "--chunk-size", "25", "-q", "--no-plots"]
     common += ["--compare", "guideline,dismiss_red_flags"]
     local = CliRunner().invoke(main, [*common, "--workers", "2", "--out", str(tmp_path / "local")])
     assert local.exit_code == 0, local.output

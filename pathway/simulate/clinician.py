@@ -86,7 +86,6 @@ class Clinician:
         self.reassess_states = self._states_recommending(pathway, params.actions["reassess"])
         self.patch_states = self._states_recommending(pathway, params.actions["patch"])
         self.escalation = compiled.state_index[params.outcomes["escalation"]]
-        self.run = LeanRun(compiled)  # reset for each patient
 
         self.puncture_fields = [p.fields for p in params.punctures]
         self.typical = params.typical
@@ -128,14 +127,22 @@ class Clinician:
             if not state.final and any(r.code == code and r.kind == "action" for r in state.recommendations)
         )
 
-    def course(self, history: NaturalHistory, j: int, draws: dict[str, Any], record: bool = False) -> Course:
-        """Patient ``history.start + j`` under this clinician's policy."""
+    def course(
+        self, history: NaturalHistory, j: int, draws: dict[str, Any], record: bool = False, run: LeanRun | None = None
+    ) -> Course:
+        """Patient ``history.start + j`` under this clinician's policy.
+
+        ``run`` is a LeanRun to reuse (it is reset here); the clinician itself keeps no state,
+        so threads (Dask workers run several) can share it.
+        """
         final = self.compiled.final
         targets = self.compiled.targets
         orders = self.orders
         escalation = self.escalation
-        run = self.run
-        run.reset()
+        if run is None:
+            run = LeanRun(self.compiled)
+        else:
+            run.reset()
         course = Course(history.start + j)
         events = course.events = [] if record else None
         accepted = course.accepted

@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ import attrs
 
 from pathway import compiled as compiled_engine
 from pathway import engine as psm_engine
-from pathway.compiled import CompiledPathway, compile_pathway
+from pathway.compiled import CompiledPathway, LeanRun, compile_pathway
 from pathway.events import Event
 from pathway.loader import loads as load_definition
 from pathway.model import Pathway
@@ -125,14 +126,17 @@ def find_monitor() -> MonitorFn | None:
 
 
 _CONTEXTS: dict[str, Context] = {}
+_CONTEXTS_LOCK = threading.Lock()
 
 
 def context(spec: CohortSpec) -> Context:
+    """The process's Context for a spec, built once; shared by threads (it holds no mutable state)."""
     key = spec.key
-    ctx = _CONTEXTS.get(key)
-    if ctx is None:
-        _CONTEXTS.clear()  # one cohort at a time per process
-        ctx = _CONTEXTS[key] = Context(spec)
+    with _CONTEXTS_LOCK:
+        ctx = _CONTEXTS.get(key)
+        if ctx is None:
+            _CONTEXTS.clear()  # one cohort at a time per process
+            ctx = _CONTEXTS[key] = Context(spec)
     return ctx
 
 
@@ -240,13 +244,14 @@ def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
         clinician = ctx.clinicians[policy]
         draws = natural.policy_draws(ctx.params, policy, history)
         aggregate = ctx.aggregate()
+        run = LeanRun(ctx.compiled)  # one per chunk: a chunk runs on one thread
         lines: list[str] = []
         rows = io.StringIO()
         writer = csv.writer(rows, lineterminator="\n")
         for j in range(stop - start):
             index = start + j
             checked = spec.check_engines or (monitoring and spec.monitored(index))
-            course = clinician.course(history, j, draws, record=spec.events or checked)
+            course = clinician.course(history, j, draws, record=spec.events or checked, run=run)
             aggregate.add(course, history.case[j], counted, contrast)
             if checked:
                 _check(course, ctx, aggregate, spec)

@@ -111,7 +111,13 @@ def overview(result: dict[str, Any]) -> Table:
     show_default=True,
     help="Directory for summary.json, run.json, outcomes, events and plots.",
 )
-@click.option("--policy", default="guideline", show_default=True, help="Policy of the simulated clinicians.")
+@click.option(
+    "--policy",
+    default="guideline",
+    show_default=True,
+    help="Policy of the simulated clinicians, from the parameter file "
+    "(shipped: guideline, reflexive_imaging, dismiss_red_flags).",
+)
 @click.option("--compare", metavar="P1,P2,...", default=None, help="Run the same patients under several policies.")
 @click.option(
     "--params",
@@ -120,7 +126,13 @@ def overview(result: dict[str, Any]) -> Table:
     default=None,
     help="Simulation parameter file (TOML). Default: the shipped params.toml.",
 )
-@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Local worker processes, or a Dask distributed cluster (needs --scheduler).",
+)
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Dask scheduler, e.g. tcp://127.0.0.1:8786.")
 @click.option("--events/--no-events", default=True, show_default=True, help="Write the simulated event streams.")
 @click.option(

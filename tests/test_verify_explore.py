@@ -186,9 +186,10 @@ def test_cli_writes_counterexamples_that_pathway_run_replays(tmp_path: Path) -> 
     written = tmp_path / "red_flag_escalates.jsonl"
     assert written.exists()
     replay = runner.invoke(main, ["run", str(written), "--definition", str(broken), "--json"])
-    assert replay.exit_code == 0, replay.output
-    course = json.loads(replay.output.splitlines()[0])
+    assert replay.exit_code == 1, replay.output  # the runtime monitor sees the same violation on the replay
+    course = json.loads(replay.stdout.splitlines()[0])
     assert course["final"] and course["state"] != "red_flag_escalation"
+    assert "red_flag_escalates" in {v["property"] for v in course["monitor"]}
     drawn = runner.invoke(
         main, ["diagram", "--trace", str(written), "--definition", str(broken), "-o", str(tmp_path / "d"), "-f", "dot"]
     )

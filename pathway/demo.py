@@ -8,14 +8,16 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from pathway.cli_common import definition_option, read_event_file
+from pathway.cli_common import EXIT_VIOLATION, definition_option, read_event_file
 from pathway.engine import run_stream
 from pathway.model import Pathway
-from pathway.render import DEFAULT_FORMATS, render_trace, write_diagrams
+from pathway.render import DEFAULT_FORMATS, read_frequencies, render_trace, write_diagrams, write_frequency_diagrams
 from pathway.render.output import dot_available
 from pathway.trace import trace_json
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# the guideline against the two pitfalls of the seed that a simulation can show
+DEMO_POLICIES = ("guideline", "reflexive_imaging", "dismiss_red_flags")
 
 
 def write_example_traces(pathway: Pathway, examples: Path, out: Path, draw: bool) -> list[tuple[str, str]]:
@@ -24,16 +26,15 @@ def write_example_traces(pathway: Pathway, examples: Path, out: Path, draw: bool
     results = []
     for path in sorted(examples.glob("*.jsonl")):
         events, errors = read_event_file(str(path), pathway)
-        traces = list(run_stream(pathway, events))
+        traces = list(run_stream(pathway, sorted([*events, *errors], key=lambda item: item.line)))
         lines = [json.dumps(trace_json(t, pathway), ensure_ascii=False) for t in traces]
         (out / f"{path.stem}.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
         for trace in traces:
             if draw:
                 suffix = "" if trace.patient is None else f"-{trace.patient}"
                 render_trace(pathway, trace, out / f"{path.stem}{suffix}.svg")
-        results.append(
-            (path.stem, ", ".join(t.state for t in traces) + (f" ({len(errors)} bad lines)" if errors else ""))
-        )
+        states = ", ".join(t.state for t in traces)
+        results.append((path.stem, states + (f" ({len(errors)} bad lines)" if errors else "")))
     return results
 
 
@@ -45,9 +46,27 @@ def write_example_traces(pathway: Pathway, examples: Path, out: Path, draw: bool
     show_default=True,
     help="Directory for everything the demo writes.",
 )
+@click.option(
+    "--patients", "-n", type=click.IntRange(min=1), default=20_000, show_default=True, help="Simulated cohort size."
+)
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Random seed of the cohort.")
 @definition_option
-def demo(out: Path, pathway: Pathway) -> None:
-    """Run the main job: example traces, diagrams, a simulated cohort and a summary, into --out."""
+@click.pass_context
+def demo(ctx: click.Context, out: Path, patients: int, seed: int, pathway: Pathway) -> None:
+    """Run the main job into --out.
+
+    \b
+    diagrams/     the pathway (SVG, PNG, DOT, Mermaid) and the cohort's flow over it
+    traces/       every example course: its trace (JSON) and its path drawn (SVG)
+    simulation/   a cohort under the guideline and the seed's pitfalls: summary.json,
+                  outcomes, events, plots and a per-1,000-patients comparison
+    verify.json   the safety properties, each proven over every reachable situation
+    """
+    from pathway.simulate.command import simulate
+    from pathway.verify.command import show_verification, verification_json
+    from pathway.verify.explore import verify
+    from pathway.verify.properties import load_catalogue
+
     console = Console()
     out.mkdir(parents=True, exist_ok=True)
     draw = dot_available()
@@ -56,7 +75,33 @@ def demo(out: Path, pathway: Pathway) -> None:
     console.print(f"[bold]diagrams[/bold]: {', '.join(p.name for p in written)} -> {out / 'diagrams'}")
     if not draw:
         console.print("  (Graphviz 'dot' not found: SVG/PNG skipped; install it with apt-get install graphviz)")
+
     results = write_example_traces(pathway, EXAMPLES, out / "traces", draw)
     console.print(f"[bold]traces[/bold]: {len(results)} example courses -> {out / 'traces'}")
     for name, states in results:
         console.print(f"  {name}: {states}")
+
+    console.rule("simulated cohort")
+    cohort = out / "simulation"
+    definition = Path(pathway.source_path) if pathway.source_path else None
+    try:
+        ctx.invoke(
+            simulate, patients=patients, seed=seed, out=cohort, compare=",".join(DEMO_POLICIES), definition=definition
+        )
+    except SystemExit as done:  # the command ends by exiting; only a failure stops the demo
+        if done.code not in (0, None):
+            raise
+    flow = write_frequency_diagrams(
+        pathway, read_frequencies(cohort / "summary.json", pathway), out / "diagrams", formats
+    )
+    console.print(f"[bold]cohort flow[/bold]: {', '.join(p.name for p in flow)} -> {out / 'diagrams'}")
+
+    console.rule("safety verification")
+    verdict = verify(pathway, load_catalogue(None))
+    show_verification(console, verdict, pathway, {})
+    (out / "verify.json").write_text(
+        json.dumps(verification_json(verdict, pathway), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
+    console.print(f"\n[bold]done[/bold]: everything is in {out}/")
+    if not verdict.holds:
+        ctx.exit(EXIT_VIOLATION)

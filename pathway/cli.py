@@ -19,6 +19,7 @@ from pathway.cli_common import (
     read_event_file,
 )
 from pathway.engine import run_stream
+from pathway.events import Event, EventError
 from pathway.model import Pathway
 from pathway.report import pathway_view, trace_view
 from pathway.trace import trace_json
@@ -56,7 +57,7 @@ def run(events_file: str, as_json: bool, pathway: Pathway) -> None:
          `pathway verify` rejects); each violation is reported on stderr
     """
     events, errors = read_event_file(events_file, pathway)
-    in_line_order = sorted([*events, *errors], key=lambda item: item.line)
+    in_line_order: list[Event | EventError] = sorted([*events, *errors], key=lambda item: item.line)
     traces = list(run_stream(pathway, in_line_order))
     violations = {id(trace): check_trace(pathway, trace, events) for trace in traces}
     if as_json:

@@ -95,7 +95,7 @@ def trace_overlay(view: DiagramView, trace: Trace) -> Overlay:
         f"{len(trace.rejected)} event{'s' if len(trace.rejected) != 1 else ''} refused",
         "Path: " + " → ".join(view.node(state).title for state in trace.path),
     )
-    table = tuple((str(r.line), r.event, r.at, r.reason) for r in trace.rejected)
+    table = tuple((str(r.line), r.event or "(unreadable line)", r.at or "", r.reason) for r in trace.rejected)
     return Overlay("trace", heading, nodes, edges, "Refused events (line, event, time, reason)", table)
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from pathway import guards
 from pathway.events import Event
 from pathway.model import Pathway
-from pathway.trace import Rejected, Step, Trace
+from pathway.trace import Rejected, Step, Trace, step_for, time_order_refusal
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -495,8 +495,7 @@ class TracedRun:
         if outcome == TIME_ORDER:
             last = self.last_event
             assert last is not None
-            reason = f"at {event.at_text} is earlier than the previous event at {last.at_text} (line {last.line})"
-            self.rejected.append(Rejected(event.line, event.name, event.at_text, reason, "time_order"))
+            self.rejected.append(time_order_refusal(event, last))
             return False
         self.last_event = event
         if outcome == REFUSED:
@@ -505,19 +504,7 @@ class TracedRun:
         for index in self.run.taken:
             transition = compiled.transitions[index]
             reason, guard_words, citation = compiled.step_text[index]
-            self.steps.append(
-                Step(
-                    line=event.line,
-                    event=event.name,
-                    at=event.at_text,
-                    source=transition.source,
-                    target=transition.target,
-                    transition=transition.id,
-                    reason=reason,
-                    guard=guard_words,
-                    citation=citation,
-                )
-            )
+            self.steps.append(step_for(event, transition, reason, guard_words, citation))
             if transition.target != self.path[-1]:
                 self.path.append(transition.target)
         return True

@@ -16,7 +16,7 @@ from pathway.events import Event, EventError
 from pathway.facts import EventScope, Facts, record
 from pathway.machine import TransitionNotAllowed, current_state, event_id, new_machine
 from pathway.model import Pathway, Rejection
-from pathway.trace import Rejected, Step, Trace
+from pathway.trace import Rejected, Step, Trace, step_for, time_order_refusal
 
 
 def rejection_for(pathway: Pathway, state: str, scope: EventScope) -> Rejection | None:
@@ -55,15 +55,7 @@ class PatientRun:
         """Apply one event; True when accepted."""
         last = self.last_event
         if last is not None and event.at < last.at:
-            self.rejected.append(
-                Rejected(
-                    event.line,
-                    event.name,
-                    event.at_text,
-                    f"at {event.at_text} is earlier than the previous event at {last.at_text} (line {last.line})",
-                    "time_order",
-                )
-            )
+            self.rejected.append(time_order_refusal(event, last))
             return False
         scope = EventScope(self.facts, event)
         machine = self.machine
@@ -93,18 +85,9 @@ class PatientRun:
     def _accept(self, event: Event, machine: StateChart) -> None:
         entered = []
         for transition in self.recorder.taken:
+            guard = transition.label or guards.words(transition.guard)
             self.steps.append(
-                Step(
-                    line=event.line,
-                    event=event.name,
-                    at=event.at_text,
-                    source=transition.source,
-                    target=transition.target,
-                    transition=transition.id,
-                    reason=transition.reason,
-                    guard=transition.label or guards.words(transition.guard),
-                    citation=self.pathway.cite_text(transition.cite),
-                )
+                step_for(event, transition, transition.reason, guard, self.pathway.cite_text(transition.cite))
             )
             if transition.target != self.path[-1]:
                 self.path.append(transition.target)

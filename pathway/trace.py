@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 import attrs
 
-from pathway.model import Pathway, Recommendation
+from pathway.events import Event
+from pathway.model import Pathway, Recommendation, Transition
 
 RejectionKind = Literal["out_of_sequence", "time_order", "malformed"]
 
@@ -33,6 +34,27 @@ class Rejected:
     at: str | None
     reason: str
     kind: RejectionKind = "out_of_sequence"
+
+
+def step_for(event: Event, transition: Transition, reason: str, guard: str, citation: str) -> Step:
+    """The step an accepted event records for one transition it took (every engine reports the same)."""
+    return Step(
+        line=event.line,
+        event=event.name,
+        at=event.at_text,
+        source=transition.source,
+        target=transition.target,
+        transition=transition.id,
+        reason=reason,
+        guard=guard,
+        citation=citation,
+    )
+
+
+def time_order_refusal(event: Event, last: Event) -> Rejected:
+    """Times never go backwards within one patient: the refusal names the earlier line."""
+    reason = f"at {event.at_text} is earlier than the previous event at {last.at_text} (line {last.line})"
+    return Rejected(event.line, event.name, event.at_text, reason, "time_order")
 
 
 @attrs.frozen

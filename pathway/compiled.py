@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pathway import guards
-from pathway.events import Event
+from pathway.courses import run_patients
+from pathway.events import Event, EventError
 from pathway.model import Pathway
 from pathway.trace import Rejected, Step, Trace, step_for, time_order_refusal
 
@@ -542,14 +543,7 @@ def run_course(pathway: Pathway, events: Iterable[Event], patient: str | None = 
     return run.trace()
 
 
-def run_stream(pathway: Pathway, events: Iterable[Event]) -> Iterator[Trace]:
-    """Traces of a multi-patient stream, one per patient in order of first appearance."""
+def run_stream(pathway: Pathway, items: Iterable[Event | EventError]) -> Iterator[Trace]:
+    """pathway.engine.run_stream on the compiled table: the same Traces, much faster."""
     compiled = compile_pathway(pathway)
-    runs: dict[str | None, TracedRun] = {}
-    for event in events:
-        run = runs.get(event.patient)
-        if run is None:
-            run = runs[event.patient] = TracedRun(compiled, event.patient)
-        run.send(event)
-    for run in runs.values():
-        yield run.trace()
+    return run_patients(items, lambda patient: TracedRun(compiled, patient))

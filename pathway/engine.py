@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from statemachine import StateChart
 
 from pathway import guards
+from pathway.courses import run_patients
 from pathway.events import Event, EventError
 from pathway.facts import EventScope, Facts, record
 from pathway.machine import TransitionNotAllowed, current_state, event_id, new_machine
@@ -72,10 +73,6 @@ class PatientRun:
         self._accept(event, machine)
         return True
 
-    def refuse_malformed(self, error: EventError) -> None:
-        """Keep a line that could not be read in this patient's report, so no reader misses it."""
-        self.rejected.append(Rejected(error.line, None, None, str(error), "malformed"))
-
     def _refuse(self, event: Event, scope: EventScope) -> None:
         reason = refusal_reason(self.pathway, self.state, scope)
         self.rejected.append(Rejected(event.line, event.name, event.at_text, reason))
@@ -119,28 +116,5 @@ def run_course(pathway: Pathway, events: Iterable[Event], patient: str | None = 
 
 
 def run_stream(pathway: Pathway, items: Iterable[Event | EventError]) -> Iterator[Trace]:
-    """Traces of a multi-patient stream, one per patient in order of first appearance.
-
-    Lines that could not be read (EventError) are listed in their patient's ``rejected``;
-    one that names no patient goes to the stream's unnamed patient, when the stream has one.
-    """
-    runs: dict[str | None, PatientRun] = {}
-    orphans: list[EventError] = []
-    for item in items:
-        if isinstance(item, EventError) and item.patient is None:
-            orphans.append(item)
-            continue
-        run = runs.get(item.patient)
-        if run is None:
-            run = runs[item.patient] = PatientRun(pathway, item.patient)
-        if isinstance(item, EventError):
-            run.refuse_malformed(item)
-        else:
-            run.send(item)
-    if orphans and (None in runs or not runs):
-        unnamed = runs.setdefault(None, PatientRun(pathway, None))
-        for error in orphans:
-            unnamed.refuse_malformed(error)
-        unnamed.rejected.sort(key=lambda r: r.line)
-    for run in runs.values():
-        yield run.trace()
+    """Traces of a multi-patient stream on the python-statemachine engine (see courses.run_patients)."""
+    return run_patients(items, lambda patient: PatientRun(pathway, patient))

@@ -70,16 +70,11 @@ def _choose(u: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def relief_table(params: SimParams, large_bore: bool, first: bool) -> np.ndarray:
-    """Probabilities of complete / partial / no relief; a large-bore first patch has the odds ratio on failure."""
-    probs = params.first_patch if first else params.repeat_patch
-    p = np.array([probs[name].value for name in RELIEF], dtype=np.float64)
-    if large_bore and first:
-        fail = 1.0 - p[0]
-        if 0.0 < fail < 1.0:
-            odds = fail / (1.0 - fail) * params.large_bore_failure_or.value
-            new_fail = odds / (1.0 + odds)
-            p = np.concatenate([[1.0 - new_fail], p[1:] / fail * new_fail])
-    return p
+    """Probabilities of complete / partial / no relief; a large-bore puncture has its own first-patch figures."""
+    if not first:
+        return np.array([params.repeat_patch[name].value for name in RELIEF], dtype=np.float64)
+    probs = params.first_patch_large_bore if large_bore else params.first_patch
+    return np.array([probs[name].value for name in RELIEF], dtype=np.float64)
 
 
 def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:

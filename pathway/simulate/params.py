@@ -116,7 +116,7 @@ class SimParams:
     responses: dict[str, Fields]
     patch_delay: Dist
     patch_review: Dist
-    large_bore_failure_or: Number
+    first_patch_large_bore: dict[str, Number]
     patch_fields: Fields
     first_patch: dict[str, Number]
     repeat_patch: dict[str, Number]
@@ -351,9 +351,9 @@ def parse(data: Mapping[str, Any], file: str, digest: str = "") -> SimParams:
         review.child("max_reviews").fail(f"expected a whole number, found {max_reviews.value:g}", "value")
 
     patch = root.child("blood_patch")
-    patch.only("delay", "review", "large_bore_failure_odds_ratio", "fields", "first", "repeat", "relief")
-    first, repeat = patch.child("first"), patch.child("repeat")
-    for table in (first, repeat):
+    patch.only("delay", "review", "fields", "first", "first_large_bore", "repeat", "relief")
+    first, first_large, repeat = patch.child("first"), patch.child("first_large_bore"), patch.child("repeat")
+    for table in (first, first_large, repeat):
         table.only(*RELIEF)
         total = sum(table.probability(name).value for name in RELIEF)
         if abs(total - 1.0) > 1e-9:
@@ -445,9 +445,9 @@ def parse(data: Mapping[str, Any], file: str, digest: str = "") -> SimParams:
         responses={name: review.fields(name) for name in RESPONSES},
         patch_delay=patch.dist("delay"),
         patch_review=patch.dist("review"),
-        large_bore_failure_or=patch.number("large_bore_failure_odds_ratio", 0.0),
         patch_fields=patch.fields("fields"),
         first_patch={name: first.probability(name) for name in RELIEF},
+        first_patch_large_bore={name: first_large.probability(name) for name in RELIEF},
         repeat_patch={name: repeat.probability(name) for name in RELIEF},
         relief_fields={name: relief.fields(name) for name in RELIEF},
         red_flag_notice=flags.dist("notice"),

@@ -13,37 +13,17 @@ Baseline (same run): `dot -Tsvg` of a two-node graph, i.e. the fixed cost of sta
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
+from common import long_course, timed
+
 from pathway.engine import run_course
-from pathway.events import Event, parse_record
 from pathway.loader import load
 from pathway.render.graphviz_diagram import dot_source
 from pathway.render.mermaid import mermaid_source
 from pathway.render.output import render_image
 from pathway.render.overlay import trace_overlay
 from pathway.render.view import build_view
-
-COURSE = [
-    {"event": "dural_puncture", "at": "2026-05-01T09:00:00Z", "procedure": "lumbar_puncture"},
-    {"event": "presentation", "at": "2026-05-02T14:00:00Z", "headache": "orthostatic"},
-    {"event": "reassessment", "at": "2026-05-04T15:00:00Z", "headache": "unchanged"},
-    {"event": "blood_patch", "at": "2026-05-04T18:00:00Z"},
-    {"event": "patch_review", "at": "2026-05-05T09:00:00Z", "relief": "partial"},
-    {"event": "blood_patch", "at": "2026-05-05T18:00:00Z"},
-    {"event": "patch_review", "at": "2026-05-06T09:00:00Z", "relief": "none"},
-]
-
-
-def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples), min(samples)
 
 
 def main() -> None:
@@ -54,11 +34,10 @@ def main() -> None:
     pathway = load()
     view = build_view(pathway)
     dot_text = dot_source(view)
-    events = [parse_record(record, line, pathway) for line, record in enumerate(COURSE, start=1)]
-    assert all(isinstance(e, Event) for e in events)
+    events = long_course(pathway)
 
     def trace_dot() -> str:
-        trace = run_course(pathway, events)  # type: ignore[arg-type]
+        trace = run_course(pathway, events)
         return dot_source(view, trace_overlay(view, trace))
 
     stages: list[tuple[str, Callable[[], object]]] = [
@@ -70,7 +49,7 @@ def main() -> None:
         ("pdf", lambda: render_image(dot_text, "pdf")),
         ("trace overlay DOT", trace_dot),
     ]
-    results = {name: timed(fn, repeats) for name, fn in stages}
+    results = {name: tuple(1000 * t for t in timed(fn, repeats)) for name, fn in stages}
     baseline = results[stages[0][0]][0]
     print(f"{len(pathway.states)} states, {len(pathway.transitions)} transitions; {repeats} repeats")
     print(f"{'stage':32} {'median ms':>10} {'min ms':>8} {'x baseline':>11}")

@@ -14,36 +14,16 @@ model replaces, and running the same 7-event course through the engine, which th
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
-from collections.abc import Callable
+
+from common import long_course, timed
 
 from pathway.engine import PatientRun, run_course
-from pathway.events import Event, parse_record
 from pathway.loader import load
 from pathway.verify.explore import Explorer, verify
 from pathway.verify.monitor import check_trace
 from pathway.verify.mutants import run_mutants
 from pathway.verify.properties import bind, load_catalogue
-
-COURSE = [
-    {"event": "dural_puncture", "at": "2026-05-01T09:00:00Z", "procedure": "lumbar_puncture"},
-    {"event": "presentation", "at": "2026-05-02T14:00:00Z", "headache": "orthostatic"},
-    {"event": "reassessment", "at": "2026-05-04T15:00:00Z", "headache": "unchanged"},
-    {"event": "blood_patch", "at": "2026-05-04T18:00:00Z"},
-    {"event": "patch_review", "at": "2026-05-05T09:00:00Z", "relief": "partial"},
-    {"event": "blood_patch", "at": "2026-05-05T18:00:00Z"},
-    {"event": "patch_review", "at": "2026-05-06T09:00:00Z", "relief": "none"},
-]
-
-
-def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times)
 
 
 def main() -> None:
@@ -52,11 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     pathway = load()
     catalogue = load_catalogue()
-    events = []
-    for line, record in enumerate(COURSE, start=1):
-        parsed = parse_record(record, line, pathway)
-        assert isinstance(parsed, Event)
-        events.append(parsed)
+    events = long_course(pathway)
 
     verify(pathway, catalogue)  # warm caches (compiled guards, event classes)
     median, best = timed(lambda: verify(pathway, catalogue), args.repeats)

@@ -55,7 +55,7 @@ def write_example_traces(pathway: Pathway, examples: Path, out: Path, draw: bool
 @definition_option
 @click.pass_context
 def demo(ctx: click.Context, out: Path, patients: int, seed: int, pathway: Pathway) -> None:
-    """Run the main job into --out.
+    """The main job: diagrams, every example traced, a simulated cohort and the safety proof, into --out.
 
     \b
     diagrams/     the pathway (SVG, PNG, DOT, Mermaid) and the cohort's flow over it

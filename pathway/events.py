@@ -78,8 +78,12 @@ def _check_number(spec: FieldSpec, value: Any) -> str | None:
         return "expected an integer" if spec.type == "int" else "expected a number"
     if spec.type == "int" and not isinstance(value, int):
         return "expected an integer"
-    if not math.isfinite(value):
-        return f"{value} is not a finite number"
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        finite = False
+    if not finite:
+        return "not a finite number of sensible size"
     low, high = spec.minimum, spec.maximum
     if (low is not None and value < low) or (high is not None and value > high):
         return f"{value} is outside the plausible range {low}..{high}"
@@ -89,6 +93,16 @@ def _check_number(spec: FieldSpec, value: Any) -> str | None:
 def _refuse_constant(name: str) -> Any:
     # Python's json accepts NaN and Infinity, which are not JSON and would slip past thresholds
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # with duplicates the last value would silently win, e.g. a second temperature hiding a fever
+    record: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in record:
+            raise ValueError(f"field {key!r} appears twice")
+        record[key] = value
+    return record
 
 
 def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError:
@@ -151,7 +165,7 @@ def read_events(lines: Iterable[str | bytes], pathway: Pathway) -> Iterator[Even
         if not text.strip():
             continue
         try:
-            record = json.loads(text, parse_constant=_refuse_constant)
+            record = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
         except json.JSONDecodeError as err:
             yield EventError(number, f"not valid JSON: {err.msg} at column {err.colno}")
             continue

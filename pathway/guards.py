@@ -285,7 +285,10 @@ def parse(source: str) -> Expr:
     """Parse a guard. Raises GuardSyntaxError naming the column."""
     if not source.strip():
         raise GuardSyntaxError("empty guard")
-    return _Parser(source).parse()
+    try:
+        return _Parser(source).parse()
+    except RecursionError:
+        raise GuardSyntaxError("nested too deeply") from None
 
 
 # ---------------------------------------------------------------- walking

@@ -7,6 +7,7 @@ raises DefinitionError with one line naming the file, the entry and what is wron
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -79,6 +80,8 @@ class _Reader:
         ):
             names = " or ".join(k.__name__ for k in _as_tuple(kind))
             self.fail(f"expected {names}, found {value!r}", key)
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(f"expected a finite number, found {value!r}", key)
         return value
 
     def text(self, key: str, default: Any = ...) -> str:
@@ -283,6 +286,16 @@ class _Builder:
             )
         if not self.events:
             section.fail("at least one event is needed")
+        kinds: dict[str, tuple[str, str]] = {}
+        for spec in self.events.values():
+            for field in spec.fields:
+                numeric = "number" if field.type in ("int", "number") else field.type
+                seen = kinds.setdefault(field.name, (numeric, spec.name))
+                if seen[0] != numeric:
+                    # guards compare a field by name whatever the event: one name, one kind of value
+                    section.child(spec.name, {}).fail(
+                        f"field {field.name!r} is {field.type} here but {seen[0]} in event {seen[1]!r}", "fields"
+                    )
 
     def _predicates(self, table: Mapping[str, Any]) -> None:
         section = self.root.child("predicates", table)
@@ -406,6 +419,16 @@ class _Builder:
                 if allowed and value not in allowed:
                     entry.fail(f"guard {source!r}: {value!r} is not a value of field {field_name!r}", key)
 
+    def _check_fields_on(self, entry: _Reader, source: str, guard: guards.Expr, events: tuple[str, ...]) -> None:
+        """Fields read through named predicates must exist on the events too, or the guard silently reads nothing."""
+        for node in guards.walk(guard, into_predicates=True):
+            if isinstance(node, guards.Field) and self._field(node.name, events) is None:
+                entry.fail(
+                    f"guard {source!r} reads field {node.name!r} (through a predicate), which {', '.join(events)} "
+                    "does not carry",
+                    "when",
+                )
+
     def _field(self, name: str, events: tuple[str, ...] | None) -> FieldSpec | None:
         scope = [self.events[e] for e in events] if events else list(self.events.values())
         found = [spec.field(name) for spec in scope]
@@ -523,6 +546,8 @@ class _Builder:
                 entry.fail(f"unknown state {target!r}", "to")
             when = entry.get("when", str, "")
             guard = self._guard(entry, "when", when, events or None) if when else None
+            if guard is not None and events:
+                self._check_fields_on(entry, when, guard, events)
             label = self._fill(entry, "label", entry.get("label", str, ""))
             for source in self._sources(entry):
                 result.append(
@@ -568,6 +593,27 @@ class _Builder:
 
 def _check_graph(pathway: Pathway, file: str) -> None:
     """Unreachable states, trap states and states that cannot end are definition errors."""
+    initial_immediate = [t for t in pathway.transitions if t.source == pathway.initial and t.immediate]
+    if initial_immediate:
+        # the machine enters the initial state before any event exists for an immediate guard to read
+        raise DefinitionError(
+            file, f"transitions ({initial_immediate[0].id})", "the initial state cannot have immediate transitions"
+        )
+    immediate: dict[str, set[str]] = {}
+    for t in pathway.transitions:
+        if t.immediate:
+            immediate.setdefault(t.source, set()).add(t.target)
+    for start in immediate:
+        stack, seen = [start], set()
+        while stack:
+            for target in immediate.get(stack.pop(), ()):
+                if target == start:
+                    raise DefinitionError(
+                        file, f"states.{start}", "immediate transitions form a cycle: it would never settle"
+                    )
+                if target not in seen:
+                    seen.add(target)
+                    stack.append(target)
     edges: dict[str, set[str]] = {s: set() for s in pathway.state_ids}
     for t in pathway.transitions:
         edges[t.source].add(t.target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -33,7 +34,7 @@ def recommendations_table(recs: tuple[Recommendation, ...], pathway: Pathway, so
             rating = Text((rec.rating or "").replace("_", " "), style=_RATING_STYLE.get(rec.rating or "", ""))
             rating.append(f" {rec.rrl}")
         text = rec.text + (f" ({rec.note})" if rec.note else "")
-        table.add_row(rec.code, rating, text, *([pathway.cite_text(rec.cite)] if sources else []))
+        table.add_row(Text(rec.code), rating, Text(text), *([Text(pathway.cite_text(rec.cite))] if sources else []))
     return table
 
 
@@ -47,7 +48,13 @@ def trace_view(trace: Trace, pathway: Pathway) -> RenderableType:
     steps.add_column("because", overflow="fold")
     for step in trace.steps:
         move = step.source if step.source == step.target else f"{step.source} → {step.target}"
-        steps.add_row(str(step.line), step.at, step.event, move, f"{step.reason}\n[dim]{step.guard}[/dim]")
+        steps.add_row(
+            str(step.line),
+            Text(step.at),
+            Text(step.event),
+            Text(move),
+            Text.assemble(step.reason, "\n", (step.guard, "dim")),
+        )
     parts: list[RenderableType] = [Text.assemble(("path: ", "bold"), " → ".join(trace.path)), steps]
     if trace.rejected:
         rejected = Table(show_header=True, header_style="bold red", title="refused events", expand=False)
@@ -55,12 +62,12 @@ def trace_view(trace: Trace, pathway: Pathway) -> RenderableType:
         rejected.add_column("event", overflow="fold")
         rejected.add_column("reason", overflow="fold")
         for item in trace.rejected:
-            rejected.add_row(str(item.line), item.event or "(unreadable)", item.reason)
+            rejected.add_row(str(item.line), Text(item.event or "(unreadable)"), Text(item.reason))
         parts.append(rejected)
     state = pathway.state(trace.state)
     parts.append(Text.assemble(("now: ", "bold"), (state.title, "bold cyan"), f"  ({state.text})"))
     parts.append(recommendations_table(state.recommendations, pathway, sources=False))
-    title = f"patient {trace.patient}" if trace.patient is not None else "course"
+    title = escape(f"patient {trace.patient}") if trace.patient is not None else "course"
     subtitle = "final" if trace.final else "in progress"
     return Panel(Group(*parts), title=title, subtitle=subtitle)
 
@@ -69,8 +76,8 @@ def pathway_view(pathway: Pathway) -> Iterator[RenderableType]:
     """The whole pathway as a reviewer reads it: states, recommendations, transitions, sources."""
     yield Panel(
         Text(pathway.description),
-        title=f"{pathway.title}  (pathway {pathway.id} v{pathway.version})",
-        subtitle=pathway.cite_text(pathway.cite),
+        title=escape(f"{pathway.title}  (pathway {pathway.id} v{pathway.version})"),
+        subtitle=escape(pathway.cite_text(pathway.cite)),
     )
     params = Table(title="thresholds", show_header=True, header_style="bold")
     params.add_column("parameter")
@@ -78,12 +85,8 @@ def pathway_view(pathway: Pathway) -> Iterator[RenderableType]:
     params.add_column("meaning")
     params.add_column("source", style="dim")
     for param in pathway.parameters:
-        params.add_row(
-            param.name,
-            param.display(),
-            param.text,
-            pathway.cite_text(param.cite) + (" [derived]" if param.derived else ""),
-        )
+        source = pathway.cite_text(param.cite) + (" [derived]" if param.derived else "")
+        params.add_row(*map(Text, (param.name, param.display(), param.text, source)))
     yield params
     for state in pathway.states:
         body: list[RenderableType] = [Text(state.text)]
@@ -97,28 +100,30 @@ def pathway_view(pathway: Pathway) -> Iterator[RenderableType]:
         moves.add_column("source", style="dim")
         for t in pathway.transitions_from(state.id):
             on = ", ".join(t.events) if t.events else "(on entry)"
-            moves.add_row(on, t.label or guards.words(t.guard), t.target, t.reason, pathway.cite_text(t.cite))
+            moves.add_row(
+                *map(Text, (on, t.label or guards.words(t.guard), t.target, t.reason, pathway.cite_text(t.cite)))
+            )
         for r in pathway.rejections:
             if r.source == state.id:
                 moves.add_row(
-                    ", ".join(r.events),
-                    guards.words(r.guard),
-                    "[red]refused[/red]",
-                    r.reason,
-                    pathway.cite_text(r.cite),
+                    Text(", ".join(r.events)),
+                    Text(guards.words(r.guard)),
+                    Text("refused", style="red"),
+                    Text(r.reason),
+                    Text(pathway.cite_text(r.cite)),
                 )
         if moves.row_count:
             body.append(moves)
         kind = "final" if state.final else state.kind
         yield Panel(
             Group(*body),
-            title=f"{state.title}  [dim]({state.id}, {kind})[/dim]",
-            subtitle=pathway.cite_text(state.cite),
+            title=f"{escape(state.title)}  [dim]({escape(state.id)}, {kind})[/dim]",
+            subtitle=escape(pathway.cite_text(state.cite)),
         )
     cites = Table(title="sources", show_header=True, header_style="bold")
     cites.add_column("id")
     cites.add_column("source")
     cites.add_column("quality", style="dim")
     for citation in pathway.citations:
-        cites.add_row(citation.id, f"{citation.title}\n{citation.source}", citation.quality)
+        cites.add_row(Text(citation.id), Text(f"{citation.title}\n{citation.source}"), Text(citation.quality))
     yield cites

@@ -124,6 +124,44 @@ CASES = {
         "predicates.",
         "refers to itself",
     ),
+    "threshold that is not a number": (
+        broken("value = 38.0\n", "value = nan\n"),
+        "parameters.fever_threshold_c.value",
+        "expected a finite number",
+    ),
+    "one field name with two kinds of value": (
+        broken(
+            'fields.level = { type = "string" }',
+            'fields.level = { type = "string" }\nfields.seizure = { type = "string" }',
+        ),
+        "events.blood_patch.fields",
+        "field 'seizure' is string here but bool",
+    ),
+    "predicate reading a field the event lacks": (
+        broken(
+            "when = \"patch_pending_review and relief == 'complete'\"", 'when = "patch_pending_review and not fever"'
+        ),
+        "transitions[15] (patch_complete_relief).when",
+        "reads field 'temperature_c' (through a predicate)",
+    ),
+    "immediate transition out of the initial state": (
+        broken('from = "reassessment"\nimmediate = true', 'from = "presentation"\nimmediate = true'),
+        "transitions (review_resolved)",
+        "initial state cannot have immediate transitions",
+    ),
+    "immediate transitions in a cycle": (
+        broken(
+            'from = "reassessment"\nimmediate = true\nwhen = "headache == \'improving\'"\nto = "conservative_therapy"',
+            'from = "reassessment"\nimmediate = true\nwhen = "headache == \'improving\'"\nto = "reassessment"',
+        ),
+        "states.reassessment",
+        "cycle",
+    ),
+    "guard nested too deeply": (
+        broken('when = "trial_complete"', 'when = "' + "(" * 3000 + "trial_complete" + ")" * 3000 + '"'),
+        "transitions[8] (trial_reviewed).when",
+        "nested too deeply",
+    ),
     "TOML syntax error": (broken("[parameters.max_patches]", "[parameters.max_patches"), "", "TOML syntax error"),
     "transition out of a final state": (
         broken('from = "blood_patch"\non = ["headache_resolved"]', 'from = "resolved"\non = ["headache_resolved"]'),

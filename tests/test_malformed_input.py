@@ -54,6 +54,19 @@ BAD_LINES = {
         "temperature_c",
         "outside the plausible range 25.0..45.0",
     ),
+    "duplicate key hiding a fever": (
+        '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic","temperature_c":39.5,'
+        '"temperature_c":37.0}',
+        None,
+        "field 'temperature_c' appears twice",
+    ),
+    "integer too large for a float": (
+        '{"event":"dural_puncture","at":"2026-05-01T10:00:00Z","procedure":"epidural","needle_gauge":'
+        + "9" * 400
+        + "}",
+        "needle_gauge",
+        "not a finite number",
+    ),
     "implausible gauge": (
         '{"event":"dural_puncture","at":"2026-05-01T10:00:00Z","procedure":"epidural","needle_gauge":220}',
         "needle_gauge",
@@ -226,3 +239,11 @@ def test_byte_order_mark_on_the_first_line_is_accepted(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["run", str(path), "--json"])
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["state"] == "conservative_therapy"
+
+
+def test_markup_in_input_is_shown_literally_not_interpreted() -> None:
+    line = '{"patient":"[/bold]p","event":"presentation","at":"2026-05-02T09:00:00Z","headache":"[red]x"}'
+    result = CliRunner().invoke(main, ["run", "-"], input=line + "\n", env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "patient [/bold]p" in result.stdout
+    assert "'[red]x' is not one of" in result.stdout

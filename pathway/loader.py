@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
+import attrs
+
 from pathway import guards
 from pathway.model import (
     RATINGS,
@@ -129,7 +131,7 @@ def _load_cached(path: str) -> Pathway:
         raise DefinitionError(name, "", "not UTF-8 text") from None
     except tomllib.TOMLDecodeError as err:
         raise DefinitionError(name, "", f"TOML syntax error: {err}") from None
-    return build(data, name, source_path=path)
+    return build(data, name, source_path=path, source_text=raw.decode("utf-8"))
 
 
 def loads(text: str, file: str = "<definition>") -> Pathway:
@@ -137,11 +139,11 @@ def loads(text: str, file: str = "<definition>") -> Pathway:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise DefinitionError(file, "", f"TOML syntax error: {err}") from None
-    return build(data, file)
+    return build(data, file, source_text=text)
 
 
-def build(data: Mapping[str, Any], file: str, source_path: str = "") -> Pathway:
-    return _Builder(data, file).build(source_path)
+def build(data: Mapping[str, Any], file: str, source_path: str = "", source_text: str = "") -> Pathway:
+    return attrs.evolve(_Builder(data, file).build(source_path), source_text=source_text)
 
 
 # ---------------------------------------------------------------- builder

@@ -150,7 +150,7 @@ class Rejection:
     cite: Cite
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # machines and tables are cached per pathway: hash it once
 class Pathway:
     id: str
     title: str
@@ -166,6 +166,7 @@ class Pathway:
     transitions: tuple[Transition, ...]
     rejections: tuple[Rejection, ...]
     source_path: str = ""
+    source_text: str = ""  # the definition as read, so worker processes run exactly this one
 
     def state(self, state_id: str) -> State:
         for state in self.states:

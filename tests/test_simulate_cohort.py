@@ -162,3 +162,17 @@ def test_chunks_computed_on_threads_give_the_same_results() -> None:
         alone = cohort.run_chunk(spec, start, stop)
         assert result.events == alone.events
         assert all(result.aggregates[p].shapes == alone.aggregates[p].shapes for p in spec.policies)
+
+
+def test_workers_get_the_definition_that_was_loaded_not_the_file_on_disk() -> None:
+    from pathway.loader import DEFAULT_DEFINITION, loads
+    from pathway.simulate import params as params_io
+    from pathway.simulate.cohort import context, make_spec
+
+    text = DEFAULT_DEFINITION.read_text(encoding="utf-8").replace("value = 48\n", "value = 36\n")
+    edited = loads(text, "edited.toml")
+    params_text, params_name = params_io.read_text(None)
+    spec = make_spec(edited, params_text, params_name, 1, ("guideline",))
+    rebuilt = context(spec).pathway
+    assert rebuilt.parameter("reassess_min_h").value == 36
+    assert rebuilt.transitions == edited.transitions

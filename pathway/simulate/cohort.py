@@ -17,6 +17,7 @@ import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -343,15 +344,12 @@ def make_spec(
     policies: tuple[str, ...],
     **options: Any,
 ) -> CohortSpec:
-    """A spec for a loaded pathway: its definition file's text travels with the spec."""
-    from pathlib import Path
-
-    from pathway.loader import DEFAULT_DEFINITION
-
-    source = Path(pathway.source_path) if pathway.source_path else DEFAULT_DEFINITION
+    """A spec for a loaded pathway: the definition text it was loaded from travels with the spec."""
+    if not pathway.source_text:
+        raise ValueError("this pathway was not loaded from a definition text, so workers cannot rebuild it")
     return CohortSpec(
-        definition_text=source.read_text(encoding="utf-8"),
-        definition_file=source.name,
+        definition_text=pathway.source_text,
+        definition_file=Path(pathway.source_path).name if pathway.source_path else "<definition>",
         params_text=params_text,
         params_file=params_file,
         seed=seed,

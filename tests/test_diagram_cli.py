@@ -221,3 +221,18 @@ def test_a_missing_summary_file_is_a_one_line_error(tmp_path: Path) -> None:
     result = diagram("--frequencies", str(tmp_path / "absent.json"), "--out", str(tmp_path))
     assert result.exit_code == 2
     assert "absent.json" in one_line_error(result)
+
+
+def test_trace_lists_unreadable_lines_among_the_refused(tmp_path: Path) -> None:
+    course = tmp_path / "course.jsonl"
+    course.write_text(
+        '{"event":"dural_puncture","at":"2026-05-01T09:00:00Z","procedure":"lumbar puncture"}\n'
+        '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic"}\n'
+    )
+    result = CliRunner().invoke(main, ["diagram", "--trace", str(course), "-f", "dot", "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("line 1: field 'procedure'")
+    (dot,) = tmp_path.glob("*.dot")
+    text = dot.read_text()
+    # the drawn course says why it went to the SIH hand-off: its puncture line could not be read
+    assert "unreadable line" in text and "procedure" in text

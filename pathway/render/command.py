@@ -9,7 +9,7 @@ import click
 
 from pathway.cli_common import EXIT_INPUT, EXIT_OK, EXIT_VIOLATION, definition_option, fail, read_event_file
 from pathway.engine import PatientRun, run_stream
-from pathway.events import EventError
+from pathway.events import Event, EventError
 from pathway.model import Pathway
 from pathway.render.frequencies import FrequencyError, read_frequencies
 from pathway.render.output import (
@@ -160,7 +160,9 @@ def _check(pathway: Pathway, directory: Path) -> None:
 def _trace(pathway: Pathway, path: str, patient: str | None) -> tuple[Trace, list[str]]:
     """The trace to draw and the input problems to report (as `pathway run` reports them)."""
     events, errors = read_event_file(path, pathway)
-    traces = list(run_stream(pathway, events))
+    # unreadable lines stay in the patient's refused events, as `pathway run` lists them
+    in_line_order: list[Event | EventError] = sorted([*events, *errors], key=lambda item: item.line)
+    traces = list(run_stream(pathway, in_line_order))
     patients = [t.patient for t in traces]
     if patient is not None:
         chosen = [t for t in traces if t.patient == patient]

@@ -354,9 +354,7 @@ class CompiledPathway:
         self.rejections = tuple(tuple(tuple(cell) for cell in row) for row in rejections)
 
         # what a Trace step says about each transition, computed once
-        self.step_text = tuple(
-            (t.reason, t.label or guards.words(t.guard), pathway.cite_text(t.cite)) for t in pathway.transitions
-        )
+        self.step_text = tuple((t.reason, t.guard_words, pathway.cite_text(t.cite)) for t in pathway.transitions)
 
     def refusal_reason(self, state: int, event: int, run: LeanRun) -> str:
         """The same words as pathway.engine.refusal_reason."""

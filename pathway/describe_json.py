@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pathway import guards
 from pathway.model import Pathway
 from pathway.trace import recommendation_json
 
@@ -35,7 +34,7 @@ def pathway_json(pathway: Pathway) -> dict[str, Any]:
                 "immediate": t.immediate,
                 "target": t.target,
                 "guard": t.guard_source,
-                "guard_words": t.label or guards.words(t.guard),
+                "guard_words": t.guard_words,
                 "reason": t.reason,
                 "citation": pathway.cite_text(t.cite),
             }

@@ -82,7 +82,7 @@ class PatientRun:
     def _accept(self, event: Event, machine: StateChart) -> None:
         entered = []
         for transition in self.recorder.taken:
-            guard = transition.label or guards.words(transition.guard)
+            guard = transition.guard_words
             self.steps.append(
                 step_for(event, transition, transition.reason, guard, self.pathway.cite_text(transition.cite))
             )

@@ -10,7 +10,7 @@ from typing import Literal
 
 import attrs
 
-from pathway.guards import Expr
+from pathway.guards import Expr, words
 
 FieldType = Literal["enum", "int", "number", "bool", "string"]
 StateKind = Literal["initial", "active", "final"]
@@ -135,6 +135,11 @@ class Transition:
     @property
     def immediate(self) -> bool:
         return not self.events
+
+    @property
+    def guard_words(self) -> str:
+        """The condition as a reader sees it: the definition's label, else the guard in words."""
+        return self.label or words(self.guard)
 
 
 @attrs.frozen

@@ -100,9 +100,7 @@ def pathway_view(pathway: Pathway) -> Iterator[RenderableType]:
         moves.add_column("source", style="dim")
         for t in pathway.transitions_from(state.id):
             on = ", ".join(t.events) if t.events else "(on entry)"
-            moves.add_row(
-                *map(Text, (on, t.label or guards.words(t.guard), t.target, t.reason, pathway.cite_text(t.cite)))
-            )
+            moves.add_row(*map(Text, (on, t.guard_words, t.target, t.reason, pathway.cite_text(t.cite))))
         for r in pathway.rejections:
             if r.source == state.id:
                 moves.add_row(

@@ -153,11 +153,6 @@ def group_title(group: str) -> str:
 # ---------------------------------------------------------------- transitions in words
 
 
-def guard_text(transition: Transition) -> str:
-    """What the definition says about when the transition is taken: its label, else its guard in words."""
-    return transition.label or guards.words(transition.guard)
-
-
 def _event_words(pathway: Pathway, events: Iterable[str]) -> str:
     return " or ".join(pathway.event(name).label for name in events)
 

@@ -256,16 +256,21 @@ class Abstraction:
         if spec.type in ("int", "number"):
             delta = 1 if spec.type == "int" else 0.5
             limits = sorted(self.field_numbers.get(spec.name, set())) or [low]
+            # one value in every region the limits cut the line into: below, at each limit, between
+            # each pair (the midpoint, so regions narrower than delta are not skipped) and above
+            if spec.type == "int":
+                between = [v for a, b in itertools.pairwise(limits) for v in (a + 1, b - 1) if a < v < b]
+            else:
+                between = [(a + b) / 2 for a, b in itertools.pairwise(limits)]
             values: list[Any] = []
-            for limit in limits:
-                for value in (limit - delta, limit, limit + delta):
-                    value = int(value) if spec.type == "int" else float(value)
-                    # the definition's plausible range: a value outside it is refused as malformed input
-                    inside = (spec.minimum is None or value >= spec.minimum) and (
-                        spec.maximum is None or value <= spec.maximum
-                    )
-                    if inside and value not in values:
-                        values.append(value)
+            for point in sorted({limits[0] - delta, *limits, *between, limits[-1] + delta}):
+                value = int(point) if spec.type == "int" else float(point)
+                # the definition's plausible range: a value outside it is refused as malformed input
+                inside = (spec.minimum is None or value >= spec.minimum) and (
+                    spec.maximum is None or value <= spec.maximum
+                )
+                if inside and value not in values:
+                    values.append(value)
             return [*optional, *sorted(values)]
         strings = sorted(self.field_strings.get(spec.name, set()))
         return [*optional, *strings, "other"]

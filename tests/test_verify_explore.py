@@ -234,9 +234,13 @@ def test_readme_section_names_every_property_and_the_measured_coverage(shipped) 
 
 def test_a_gap_narrower_than_the_sampling_step_is_still_found(tmp_path: Path) -> None:
     # fever except between 38.1 and 38.4 C: only values strictly between the two limits show the hole
-    text = Path(PATHWAY.source_path).read_text().replace(
-        'expr = "temperature_c >= fever_threshold_c"',
-        'expr = "temperature_c >= fever_threshold_c and not (temperature_c > 38.1 and temperature_c < 38.4)"',
+    text = (
+        Path(PATHWAY.source_path)
+        .read_text()
+        .replace(
+            'expr = "temperature_c >= fever_threshold_c"',
+            'expr = "temperature_c >= fever_threshold_c and not (temperature_c > 38.1 and temperature_c < 38.4)"',
+        )
     )
     holed = tmp_path / "holed.toml"
     holed.write_text(text)

@@ -214,6 +214,23 @@ def test_cli_broken_property_file_exits_2_with_one_line(tmp_path: Path) -> None:
     assert len(result.output.strip().splitlines()) == 1 and "nonsense" in result.output
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('without = "', 'withuot = "', "unknown key 'withuot' for kind 'can_finish'"),
+        ("[catalogue]", "[catalog]", "unknown section 'catalog'"),
+    ],
+)
+def test_misspelt_property_options_are_refused_not_ignored(old: str, new: str, message: str, tmp_path: Path) -> None:
+    shipped = (Path(__file__).resolve().parents[1] / "pathway" / "verify" / "properties.toml").read_text()
+    assert old in shipped
+    bad = tmp_path / "props.toml"
+    bad.write_text(shipped.replace(old, new, 1))
+    result = CliRunner().invoke(main, ["verify", "--properties", str(bad)])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
 def test_dropping_a_transition_at_model_level_is_caught() -> None:
     dropped = attrs.evolve(PATHWAY, transitions=tuple(t for t in PATHWAY.transitions if t.id != "trial_reviewed"))
     verdict = verify(dropped)

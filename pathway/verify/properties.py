@@ -32,6 +32,17 @@ GRAPH_KINDS = ("deterministic", "reachable", "can_finish", "bounded")
 TRACE_KINDS = ("trace_consistent",)
 """Kinds that only make sense on a reported trace: only the monitor checks them."""
 KINDS = EVENT_KINDS + STATIC_KINDS + GRAPH_KINDS + TRACE_KINDS
+# the options each kind reads: a misspelt option must fail, not silently weaken its property
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "escalate": ("when", "to"),
+    "can_finish": ("without",),
+    "entered_only_via": ("when", "state", "via"),
+    "imaging_rating": ("states", "rating"),
+    "transient": ("states", "rating"),
+    "recommends": ("plan", "state", "items"),
+    "route": ("state", "rules"),
+}
+RULE_KEYS = ("on", "when", "to", "reject")
 
 
 class PropertyError(ValueError):
@@ -105,6 +116,11 @@ def _need(table: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
 
 def parse_catalogue(data: Mapping[str, Any], name: str = "properties.toml") -> Catalogue:
     head = data.get("catalogue", {})
+    unknown_sections = sorted(set(data) - {"catalogue", "conditions", "properties"})
+    if unknown_sections:
+        raise PropertyError(f"{name}: unknown section {unknown_sections[0]!r}")
+    if not isinstance(head, Mapping) or set(head) - {"pathway", "title", "cite"}:
+        raise PropertyError(f"{name}: catalogue: only pathway, title and cite are allowed")
     conditions = []
     for cond_name, body in data.get("conditions", {}).items():
         where = f"{name}: conditions.{cond_name}"
@@ -131,6 +147,15 @@ def parse_catalogue(data: Mapping[str, Any], name: str = "properties.toml") -> C
         if kind not in KINDS:
             raise PropertyError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
         options = {k: v for k, v in body.items() if k not in ("id", "statement", "cite", "kind")}
+        allowed = OPTIONS.get(kind, ())
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            known = ", ".join(allowed) or "none"
+            raise PropertyError(f"{where}: unknown key {unknown[0]!r} for kind {kind!r} (options: {known})")
+        for rule_index, rule in enumerate(options.get("rules", [])):
+            extra = sorted(set(rule) - set(RULE_KEYS)) if isinstance(rule, Mapping) else []
+            if extra:
+                raise PropertyError(f"{where}: rules[{rule_index}]: unknown key {extra[0]!r} ({', '.join(RULE_KEYS)})")
         properties.append(
             Property(prop_id, _need(body, "statement", str, where), _need(body, "cite", str, where), kind, options)
         )

@@ -115,15 +115,21 @@ def test_blood_patch_only_after_a_reassessment_at_least_48h_into_therapy(events:
 
 @SETTINGS
 @given(courses())
-def test_an_accepted_red_flag_always_escalates_at_once(events: list[Event]) -> None:
+def test_a_red_flag_always_escalates_at_once(events: list[Event]) -> None:
     trace = run_course(PATHWAY, events)
-    by_line = {e.line: e for e in events}
-    for line in sorted({s.line for s in trace.steps}):
-        event = by_line[line]
+    refused = {r.line: r for r in trace.rejected}
+    for event in events:
         flagged = event.name == "red_flag" or any(
             name in event.fields and test(event.fields[name]) for name, test in RED_FLAG_FINDINGS.items()
         )
-        if flagged:
-            steps = [s for s in trace.steps if s.line == line]
-            assert [s.target for s in steps] == ["red_flag_escalation"], (line, steps)
+        if not flagged:
+            continue
+        earlier = [s for s in trace.steps if s.line < event.line]
+        state_before = earlier[-1].target if earlier else PATHWAY.initial
+        if event.line in refused:
+            # only a course already ended, or a time going backwards, may refuse a red flag
+            assert PATHWAY.state(state_before).final or refused[event.line].kind == "time_order", event
+            continue
+        steps = [s for s in trace.steps if s.line == event.line]
+        assert [s.target for s in steps] == ["red_flag_escalation"], (event.line, steps)
     assert not any(s.source in PATHWAY.final_state_ids for s in trace.steps)

@@ -115,6 +115,10 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
 @definition_option
 def describe(as_json: bool, markdown: bool, into: Path | None, pathway: Pathway) -> None:
     """The pathway as a reviewer reads it: states, recommendations, guarded transitions, sources."""
+    if as_json and markdown:
+        fail("choose one of --json and --markdown")
+    if into is not None and not markdown:
+        fail("--into writes the markdown tables: use it with --markdown")
     if markdown:
         from pathway.describe_markdown import markdown_tables, replace_in
 
@@ -124,8 +128,10 @@ def describe(as_json: bool, markdown: bool, into: Path | None, pathway: Pathway)
             return
         try:
             into.write_text(replace_in(into.read_text(encoding="utf-8"), tables), encoding="utf-8")
-        except ValueError as err:
+        except (ValueError, UnicodeDecodeError) as err:
             fail(f"{into}: {err}")
+        except OSError as err:
+            fail(f"{into}: {err.strerror or err}")
         return
     if as_json:
         from pathway.describe_json import pathway_json

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from pathway.cli_common import EXIT_VIOLATION, definition_option, read_event_file
+from pathway.cli_common import EXIT_VIOLATION, definition_option, fail, read_event_file
 from pathway.engine import run_stream
 from pathway.events import Event, EventError
 from pathway.model import Pathway
@@ -64,12 +64,19 @@ def demo(ctx: click.Context, out: Path, patients: int, seed: int, pathway: Pathw
                   outcomes, events, plots and a per-1,000-patients comparison
     verify.json   the safety properties, each proven over every reachable situation
     """
+    console = Console()
+    try:
+        _demo(ctx, console, out, patients, seed, pathway)
+    except OSError as err:  # an unwritable or full output directory: one line, not a traceback
+        fail(f"{out}: {err.strerror or err}")
+
+
+def _demo(ctx: click.Context, console: Console, out: Path, patients: int, seed: int, pathway: Pathway) -> None:
     from pathway.simulate.command import simulate
     from pathway.verify.command import show_verification, verification_json
     from pathway.verify.explore import verify
     from pathway.verify.properties import load_catalogue
 
-    console = Console()
     out.mkdir(parents=True, exist_ok=True)
     draw = dot_available()
     formats = DEFAULT_FORMATS if draw else ("dot", "mermaid")

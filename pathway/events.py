@@ -128,7 +128,12 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
     try:
         at = parse_time(at_text)
     except ValueError as err:
-        reason = str(err) if "offset" in str(err) else f"{at_text!r} is not an ISO 8601 time"
+        if "needs a UTC offset" in str(err):
+            reason = str(err)
+        elif "offset" in str(err):
+            reason = f"{at_text!r}: the UTC offset must be less than 24 hours"
+        else:
+            reason = f"{at_text!r} is not an ISO 8601 time"
         return EventError(line, reason, "at", patient)
     spec = specs[name]
     fields: dict[str, Any] = {}

@@ -546,7 +546,10 @@ class _Builder:
             target = entry.text("to")
             if target not in self.states:
                 entry.fail(f"unknown state {target!r}", "to")
-            when = entry.get("when", str, "")
+            when = entry.get("when", str, None)
+            if when is not None and not when.strip():
+                entry.fail("an empty guard; leave 'when' out for a transition without a condition", "when")
+            when = when or ""
             guard = self._guard(entry, "when", when, events or None) if when else None
             if guard is not None and events:
                 self._check_fields_on(entry, when, guard, events)
@@ -576,7 +579,10 @@ class _Builder:
             events = self._on(entry)
             if not events:
                 entry.fail("missing 'on'")
-            when = entry.get("when", str, "")
+            when = entry.get("when", str, None)
+            if when is not None and not when.strip():
+                entry.fail("an empty guard; leave 'when' out for a transition without a condition", "when")
+            when = when or ""
             guard = self._guard(entry, "when", when, events) if when else None
             for source in self._sources(entry):
                 result.append(

@@ -162,6 +162,11 @@ CASES = {
         "transitions[8] (trial_reviewed).when",
         "nested too deeply",
     ),
+    "empty guard": (
+        broken('when = "trial_complete"', 'when = ""'),
+        "transitions[8] (trial_reviewed).when",
+        "an empty guard",
+    ),
     "TOML syntax error": (broken("[parameters.max_patches]", "[parameters.max_patches"), "", "TOML syntax error"),
     "transition out of a final state": (
         broken('from = "blood_patch"\non = ["headache_resolved"]', 'from = "resolved"\non = ["headache_resolved"]'),

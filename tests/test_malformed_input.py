@@ -79,6 +79,11 @@ BAD_LINES = {
         "at",
         "offset",
     ),
+    "offset of a day or more": (
+        '{"event":"presentation","at":"2026-05-02T09:00:00+25:00","headache":"orthostatic"}',
+        "at",
+        "the UTC offset must be less than 24 hours",
+    ),
     "time as number": ('{"event":"presentation","at":1714640400,"headache":"orthostatic"}', "at", "ISO 8601"),
     "unknown field": (
         '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic","pain":9}',

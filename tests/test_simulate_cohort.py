@@ -155,7 +155,7 @@ def test_chunks_computed_on_threads_give_the_same_results() -> None:
     pathway = load()
     text, name = params_io.read_text()
     spec = cohort.make_spec(pathway, text, name, 8, ("guideline", "dismiss_red_flags"), events=True)
-    bounds = cohort.chunks(800, 25)
+    bounds = list(cohort.chunks(800, 25))
     with ThreadPoolExecutor(4) as pool:
         threaded = list(pool.map(lambda b: cohort.run_chunk(spec, *b), bounds))
     for (start, stop), result in zip(bounds, threaded, strict=True):

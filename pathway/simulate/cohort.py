@@ -15,6 +15,7 @@ import io
 import json
 import multiprocessing
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -273,10 +274,11 @@ def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
 # ---------------------------------------------------------------- a whole cohort
 
 
-def chunks(patients: int, chunk_size: int) -> list[tuple[int, int]]:
+def chunks(patients: int, chunk_size: int) -> Iterator[tuple[int, int]]:
+    """Patient index ranges, made as they are needed: memory must not grow with the cohort size."""
     if patients < 0 or chunk_size < 1:
         raise ValueError("patients must be >= 0 and chunk size >= 1")
-    return [(a, min(a + chunk_size, patients)) for a in range(0, patients, chunk_size)]
+    return ((a, min(a + chunk_size, patients)) for a in range(0, patients, chunk_size))
 
 
 _WORKER_SPEC: CohortSpec | None = None
@@ -296,14 +298,21 @@ def _worker_chunk(bounds: tuple[int, int]) -> ChunkResult:
 def local_results(spec: CohortSpec, patients: int, workers: int, chunk_size: int) -> Iterator[ChunkResult]:
     """Chunk results in order, computed here (1 worker) or by a pool of processes."""
     bounds = chunks(patients, chunk_size)
-    if workers <= 1 or len(bounds) <= 1:
+    if workers <= 1 or patients <= chunk_size:
         for start, stop in bounds:
             yield run_chunk(spec, start, stop)
         return
     # fork: workers start in milliseconds and inherit the imported modules
     pool_context = multiprocessing.get_context("fork")
     with pool_context.Pool(workers, initializer=_init_worker, initargs=(spec,)) as pool:
-        yield from pool.imap(_worker_chunk, bounds)
+        # a bounded window of chunks in flight (Pool.imap would queue every chunk up front)
+        pending: deque[Any] = deque()
+        for chunk in bounds:
+            pending.append(pool.apply_async(_worker_chunk, (chunk,)))
+            if len(pending) >= 4 * workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
 
 
 def run(

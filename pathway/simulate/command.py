@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import resource
 import sys
 import time
@@ -37,6 +38,9 @@ COMPARE_COLUMNS = (
     ("complications", "complications"),
     ("complications_not_escalated", "complications not escalated"),
 )
+
+
+MAX_PATIENTS = 1_000_000_000  # the random streams and counters are sized for this
 
 
 def _policies(policy: str, compare: str | None, params: SimParams) -> tuple[str, ...]:
@@ -96,7 +100,14 @@ def overview(result: dict[str, Any]) -> Table:
 
 
 @click.command()
-@click.option("--patients", "-n", type=click.IntRange(min=1), default=1000, show_default=True, help="Cohort size.")
+@click.option(
+    "--patients",
+    "-n",
+    type=click.IntRange(min=1, max=MAX_PATIENTS),
+    default=1000,
+    show_default=True,
+    help="Cohort size.",
+)
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Random seed of the cohort.")
 @click.option(
     "--workers",
@@ -201,6 +212,10 @@ def simulate(
         fail("--engine dask needs --scheduler ADDRESS")
     if scheduler and engine != "dask":
         fail("--scheduler is only used with --engine dask")
+    if scheduler:
+        address = re.fullmatch(r"(tcp|tls)://([^:/\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})", scheduler)
+        if address is None or not 0 < int(address.group(3)) < 65536:
+            fail(f"--scheduler {scheduler!r}: expected tcp://HOST:PORT (or tls://), e.g. tcp://127.0.0.1:8786")
     if summary_only:
         events = outcomes = False
     compress = gzip_events if gzip_events is not None else patients > GZIP_ABOVE
@@ -242,11 +257,15 @@ def simulate(
     try:
         with files, progress:
             totals = cohort.run(spec, patients, _results(spec, patients, workers, chunk_size, engine, scheduler), sink)
+    except OSError as err:  # e.g. the disk filled up while writing
+        fail(f"{out}: {err.strerror or err}")
+    except (OverflowError, ValueError) as err:  # parameters that put simulated times out of range
+        fail(f"the parameters give values out of range ({err}); check the time distributions in the parameter file")
     except Exception as err:  # a worker or cluster failure: one line, not a traceback
         from pathway.simulate.dask_backend import DaskUnavailable
 
-        if isinstance(err, DaskUnavailable):
-            fail(str(err))
+        if isinstance(err, DaskUnavailable) or engine == "dask":
+            fail(f"dask: {err}" if str(err) else f"dask: {type(err).__name__}")
         raise
     elapsed = time.perf_counter() - started
 

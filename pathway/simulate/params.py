@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -492,7 +492,7 @@ def check_against(params: SimParams, pathway: Pathway) -> None:
     """Every name in the file must mean something in the pathway; raises ParamsError."""
     file = params.file
 
-    def fail(entry: str, problem: str) -> None:
+    def fail(entry: str, problem: str) -> NoReturn:
         raise ParamsError(file, entry, problem)
 
     for role, name in params.vocabulary.items():
@@ -523,6 +523,21 @@ def check_against(params: SimParams, pathway: Pathway) -> None:
             spec = pathway.event(vocab[role]).field(name)
             if spec is None or spec.type != "number":
                 fail(f"presentation.vitals.{name}", f"not a number field of event {vocab[role]!r}")
+            dist = params.vitals[name]
+            # every value drawn must be one the pathway accepts, or the events would not replay
+            if dist.kind != "fixed" and (dist.low is None or dist.high is None):
+                fail(f"presentation.vitals.{name}", "needs low and high, so that every drawn value is plausible")
+            for bound in (dist.value,) if dist.kind == "fixed" else (dist.low, dist.high):
+                if bound is None:
+                    continue
+                if (spec.minimum is not None and bound < spec.minimum) or (
+                    spec.maximum is not None and bound > spec.maximum
+                ):
+                    fail(
+                        f"presentation.vitals.{name}",
+                        f"{bound:g} is outside the range {spec.minimum}..{spec.maximum} "
+                        f"that event {vocab[role]!r} accepts",
+                    )
     for name, fields in params.responses.items():
         check_fields(f"reassessment.{name}", "reassessment", fields)
     check_fields("blood_patch.fields", "patch", params.patch_fields)

@@ -52,6 +52,13 @@ def _region(value: float | None, marks: Sequence[float]) -> int:
     return 2 * len(marks)
 
 
+MAX_COUNT_LIMIT = 20  # each count class multiplies the situations to explore
+
+
+class AbstractionTooLarge(ValueError):
+    """A definition whose thresholds would make the exhaustive exploration unbounded in practice."""
+
+
 @attrs.frozen
 class Clock:
     """A clock and the hours it is compared with (``thresholds``); ``marks`` adds the points at
@@ -199,6 +206,13 @@ class Abstraction:
             for j, b in enumerate(self.clocks)
             if i < j
         )
+        too_large = [(e, max(limits)) for e, limits in count_limits.items() if limits and max(limits) > MAX_COUNT_LIMIT]
+        if too_large:
+            event, limit = too_large[0]
+            raise AbstractionTooLarge(
+                f"a guard compares count({event}) with {limit:g}; exhaustive exploration keeps counts up to "
+                f"{MAX_COUNT_LIMIT}, so it would not end in reasonable time"
+            )
         caps = {event: int(max(limits, default=0)) + 1 for event, limits in count_limits.items()}
         for a, b in paired:
             caps[a] = caps[b] = max(caps[a], caps[b])

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, definition_option, fail
 from pathway.model import Pathway
+from pathway.verify.abstraction import AbstractionTooLarge
 from pathway.verify.explore import Coverage, Finding, Verification, verify
 from pathway.verify.mutants import MutationReport, run_mutants
 from pathway.verify.properties import DEFAULT_PROPERTIES, Catalogue, PropertyError, cite_text, load_catalogue
@@ -268,8 +269,14 @@ def cmd(as_json: bool, out: Path | None, with_mutants: bool, properties_file: Pa
         catalogue: Catalogue = load_catalogue(properties_file)
     except PropertyError as err:
         fail(str(err))
-    verdict = verify(pathway, catalogue)
-    files = _counterexample_files(verdict, out)
+    try:
+        verdict = verify(pathway, catalogue)
+    except (AbstractionTooLarge, OverflowError) as err:
+        fail(f"{pathway.source_path or pathway.id}: cannot be explored exhaustively: {err}")
+    try:
+        files = _counterexample_files(verdict, out)
+    except OSError as err:
+        fail(f"{out}: {err.strerror or err}")
     report = None
     if with_mutants:
         if as_json:
@@ -288,10 +295,14 @@ def cmd(as_json: bool, out: Path | None, with_mutants: bool, properties_file: Pa
                 )
         if out is not None:
             for index, result in enumerate(r for r in report.results if r.course):
-                (out / f"mutant-survivor-{index + 1}.jsonl").write_text(
-                    "".join(json.dumps(e.to_record(), ensure_ascii=False) + "\n" for e in result.course),
-                    encoding="utf-8",
-                )
+                try:
+                    out.mkdir(parents=True, exist_ok=True)
+                    (out / f"mutant-survivor-{index + 1}.jsonl").write_text(
+                        "".join(json.dumps(e.to_record(), ensure_ascii=False) + "\n" for e in result.course),
+                        encoding="utf-8",
+                    )
+                except OSError as err:
+                    fail(f"{out}: {err.strerror or err}")
     if as_json:
         data = verification_json(verdict, pathway)
         if report is not None:

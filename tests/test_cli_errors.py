@@ -86,3 +86,18 @@ def test_describe_refuses_contradictory_options(args: list[str], message: str) -
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_property_condition_comparing_a_clock_with_text_is_a_broken_file(tmp_path: Path) -> None:
+    shipped = (ROOT / "pathway" / "verify" / "properties.toml").read_text()
+    start = shipped.index("[conditions.trial_complete]")
+    expr = shipped.index('expr = "', start)
+    bad = tmp_path / "props.toml"
+    bad.write_text(
+        shipped[:expr]
+        + "expr = \"hours_since_entered(conservative_therapy) >= 'x'\""
+        + shipped[shipped.index("\n", expr) :]
+    )
+    result = CliRunner().invoke(main, ["verify", "--properties", str(bad)])
+    assert result.exit_code == 2
+    assert "compares values of different kinds" in result.stderr

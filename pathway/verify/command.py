@@ -273,6 +273,8 @@ def cmd(as_json: bool, out: Path | None, with_mutants: bool, properties_file: Pa
         verdict = verify(pathway, catalogue)
     except (AbstractionTooLarge, OverflowError) as err:
         fail(f"{pathway.source_path or pathway.id}: cannot be explored exhaustively: {err}")
+    except TypeError as err:  # a property condition comparing a number with text, say
+        fail(f"{catalogue.source}: a condition compares values of different kinds ({err})")
     try:
         files = _counterexample_files(verdict, out)
     except OSError as err:

@@ -33,10 +33,6 @@ class EdgeMark:
     """Per label line (keyed by the line's first transition id), e.g. that line's own share."""
     faded: bool = False
 
-    @property
-    def highlighted(self) -> bool:
-        return not self.faded
-
 
 @attrs.frozen
 class Overlay:

@@ -148,18 +148,3 @@ class Dist:
         """Draws conditional on exceeding ``floor`` (inverse CDF of the truncated distribution)."""
         base = self.cdf(floor)
         return self.sample(base + np.asarray(u) * (1.0 - base))
-
-    def quantile(self, q: float) -> float:
-        """The distribution's q-quantile (before clipping), for checks and docs."""
-        return float(self.sample(np.array([q]))[0])
-
-    def describe(self) -> str:
-        unit = f" {self.unit}" if self.unit else ""
-        if self.kind == "fixed":
-            return f"{self.value:g}{unit}"
-        if self.kind == "uniform":
-            return f"uniform {self.low:g}-{self.high:g}{unit}"
-        if self.kind == "lognormal":
-            return f"lognormal, median {self.median:g}{unit}, sigma {self.sigma:g}"
-        clip = f", clipped to {self.low:g}-{self.high:g}" if self.low is not None and self.high is not None else ""
-        return f"normal {self.mean:g} ± {self.sd:g}{unit}{clip}"

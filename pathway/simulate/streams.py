@@ -36,8 +36,7 @@ class Slot:
     NOTICE = 11
     FLAG_DELAY = 12
     IMAGING_AT_PRESENTATION = 13
-    VITALS = 14  # 4 slots
-    MAX_VITALS = 4
+    VITALS = 14  # 4 slots (params.MAX_VITALS)
     REVIEW_INTERVAL = 18  # 12 slots, one per follow-up review
     REVIEW_WORSE = 30  # 12 slots
     MAX_REVIEWS = 12

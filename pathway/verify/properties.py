@@ -80,12 +80,6 @@ class Catalogue:
     properties: tuple[Property, ...]
     source: str = ""
 
-    def property(self, prop_id: str) -> Property:
-        for prop in self.properties:
-            if prop.id == prop_id:
-                return prop
-        raise KeyError(prop_id)
-
 
 # ---------------------------------------------------------------- loading
 

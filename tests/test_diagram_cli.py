@@ -236,3 +236,24 @@ def test_trace_lists_unreadable_lines_among_the_refused(tmp_path: Path) -> None:
     text = dot.read_text()
     # the drawn course says why it went to the SIH hand-off: its puncture line could not be read
     assert "unreadable line" in text and "procedure" in text
+
+
+def test_a_very_long_course_is_still_drawn_with_its_step_numbers_elided(tmp_path: Path) -> None:
+    lines = [
+        '{"event":"dural_puncture","at":"2026-05-01T09:00:00Z","procedure":"lumbar_puncture"}',
+        '{"event":"presentation","at":"2026-05-01T10:00:00Z","headache":"orthostatic"}',
+    ]
+    # 500 early reviews a minute apart: one self-transition taken 500 times, plus 60 refused events
+    lines += [
+        f'{{"event":"reassessment","at":"2026-05-01T{11 + i // 60:02d}:{i % 60:02d}:00Z","headache":"worse"}}'
+        for i in range(500)
+    ]
+    lines += ['{"event":"patch_review","at":"2026-05-01T20:00:00Z","relief":"none"}'] * 60
+    course = tmp_path / "long.jsonl"
+    course.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(main, ["diagram", "--trace", str(course), "-f", "svg,dot", "-o", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    dot = next(tmp_path.glob("*.dot")).read_text()
+    assert "(500 times)" in dot
+    assert "20 more" in dot  # refused events beyond the first 40
+    assert next(tmp_path.glob("*.svg")).stat().st_size > 0

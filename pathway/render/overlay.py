@@ -89,14 +89,39 @@ def trace_overlay(view: DiagramView, trace: Trace) -> Overlay:
     heading = (
         f"{who}: {len(trace.steps)} steps, {where} '{view.node(trace.state).title}'; "
         f"{len(trace.rejected)} event{'s' if len(trace.rejected) != 1 else ''} refused",
-        "Path: " + " → ".join(view.node(state).title for state in trace.path),
+        "Path: " + " → ".join(_elided([view.node(state).title for state in trace.path], MAX_PATH)),
     )
-    table = tuple((str(r.line), r.event or "(unreadable line)", r.at or "", r.reason) for r in trace.rejected)
+    table = tuple(
+        (str(r.line), _clipped(r.event or "(unreadable line)"), r.at or "", _clipped(r.reason))
+        for r in trace.rejected[:MAX_REFUSED]
+    )
+    if len(trace.rejected) > MAX_REFUSED:
+        table += (("…", f"{len(trace.rejected) - MAX_REFUSED} more", "", "see `pathway run` for all of them"),)
     return Overlay("trace", heading, nodes, edges, "Refused events (line, event, time, reason)", table)
 
 
+# Graphviz refuses labels past 16 KB, and a printed page could not show more anyway
+MAX_STEP_NUMBERS = 24
+MAX_PATH = 30
+MAX_REFUSED = 40
+MAX_CELL = 300
+
+
+def _elided(items: list[str], keep: int) -> list[str]:
+    if len(items) <= keep:
+        return items
+    head, tail = items[: keep - keep // 3], items[-(keep // 3) :]
+    return [*head, f"… {len(items) - len(head) - len(tail)} more …", *tail]
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
 def _steps_words(numbers: list[int]) -> str:
-    return ("step " if len(numbers) == 1 else "steps ") + ", ".join(map(str, numbers))
+    shown = _elided([str(n) for n in numbers], MAX_STEP_NUMBERS)
+    suffix = f" ({len(numbers)} times)" if len(shown) < len(numbers) else ""
+    return ("step " if len(numbers) == 1 else "steps ") + ", ".join(shown) + suffix
 
 
 def _taken_lines(edge: EdgeView, steps_by_transition: dict[tuple[str, str], list[int]]) -> dict[str, str]:

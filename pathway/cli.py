@@ -17,10 +17,12 @@ from pathway.cli_common import (
     EXIT_VIOLATION,
     definition_option,
     fail,
+    in_line_order,
+    input_problems,
     read_event_file,
 )
 from pathway.engine import run_stream
-from pathway.events import Event, EventError
+from pathway.events import Event
 from pathway.model import Pathway
 from pathway.report import pathway_view, trace_view
 from pathway.trace import trace_json
@@ -67,9 +69,8 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
          `pathway verify` rejects); each violation is reported on stderr
     """
     events, errors = read_event_file(events_file, pathway)
-    in_line_order: list[Event | EventError] = sorted([*events, *errors], key=lambda item: item.line)
     runner = compiled.run_stream if engine == "compiled" else run_stream
-    traces = list(runner(pathway, in_line_order))
+    traces = list(runner(pathway, in_line_order(events, errors)))
     by_patient: dict[str | None, list[Event]] = {}
     for event in events:
         by_patient.setdefault(event.patient, []).append(event)
@@ -85,17 +86,14 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
             console.print(trace_view(trace, pathway))
         if not traces and not errors:
             console.print("no events")
-    time_errors = [r for t in traces for r in t.rejected if r.kind == "time_order"]
-    for problem in sorted(
-        [*map(str, errors), *(f"line {r.line}: field 'at': {r.reason}" for r in time_errors)],
-        key=lambda m: int(m.split(":")[0].split()[1]),
-    ):
+    problems = input_problems(errors, traces)
+    for problem in problems:
         click.echo(problem, err=True)
     for trace in traces:
         for violation in violations[id(trace)]:
             who = f"patient {trace.patient}: " if trace.patient is not None else ""
             click.echo(f"monitor: {who}{violation}", err=True)
-    if errors or time_errors:
+    if problems:
         sys.exit(EXIT_INPUT)
     if any(violations.values()):
         sys.exit(EXIT_VIOLATION)

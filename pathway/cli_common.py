@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -13,6 +13,7 @@ import click
 from pathway.events import Event, EventError, read_events
 from pathway.loader import DEFAULT_DEFINITION, DefinitionError, load
 from pathway.model import Pathway
+from pathway.trace import Trace
 
 EXIT_OK = 0
 EXIT_VIOLATION = 1
@@ -66,3 +67,17 @@ def read_event_file(path: str, pathway: Pathway) -> tuple[list[Event], list[Even
             else:
                 events.append(item)
     return events, errors
+
+
+def in_line_order(events: list[Event], errors: list[EventError]) -> list[Event | EventError]:
+    """The stream as written: unreadable lines stay in place, so each patient's report lists them."""
+    return sorted([*events, *errors], key=lambda item: item.line)
+
+
+def input_problems(errors: Iterable[EventError], traces: Iterable[Trace]) -> list[str]:
+    """The stderr lines for bad input, in line order: unreadable lines and times going backwards."""
+    problems = [(e.line, str(e)) for e in errors]
+    problems += [
+        (r.line, f"line {r.line}: field 'at': {r.reason}") for t in traces for r in t.rejected if r.kind == "time_order"
+    ]
+    return [message for _, message in sorted(problems)]

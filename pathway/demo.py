@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from pathway.cli_common import EXIT_VIOLATION, definition_option, fail, read_event_file
+from pathway.cli_common import EXIT_VIOLATION, definition_option, fail, in_line_order, read_event_file
 from pathway.engine import run_stream
-from pathway.events import Event, EventError
 from pathway.model import Pathway
 from pathway.render import DEFAULT_FORMATS, read_frequencies, render_trace, write_diagrams, write_frequency_diagrams
 from pathway.render.output import dot_available
@@ -27,8 +26,7 @@ def write_example_traces(pathway: Pathway, examples: Path, out: Path, draw: bool
     results = []
     for path in sorted(examples.glob("*.jsonl")):
         events, errors = read_event_file(str(path), pathway)
-        in_line_order: list[Event | EventError] = sorted([*events, *errors], key=lambda item: item.line)
-        traces = list(run_stream(pathway, in_line_order))
+        traces = list(run_stream(pathway, in_line_order(events, errors)))
         lines = [json.dumps(trace_json(t, pathway), ensure_ascii=False) for t in traces]
         (out / f"{path.stem}.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
         for trace in traces:

@@ -7,9 +7,18 @@ from pathlib import Path
 
 import click
 
-from pathway.cli_common import EXIT_INPUT, EXIT_OK, EXIT_VIOLATION, definition_option, fail, read_event_file
+from pathway.cli_common import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_VIOLATION,
+    definition_option,
+    fail,
+    in_line_order,
+    input_problems,
+    read_event_file,
+)
 from pathway.engine import PatientRun, run_stream
-from pathway.events import Event, EventError
+from pathway.events import EventError
 from pathway.model import Pathway
 from pathway.render.frequencies import FrequencyError, read_frequencies
 from pathway.render.output import (
@@ -160,9 +169,7 @@ def _check(pathway: Pathway, directory: Path) -> None:
 def _trace(pathway: Pathway, path: str, patient: str | None) -> tuple[Trace, list[str]]:
     """The trace to draw and the input problems to report (as `pathway run` reports them)."""
     events, errors = read_event_file(path, pathway)
-    # unreadable lines stay in the patient's refused events, as `pathway run` lists them
-    in_line_order: list[Event | EventError] = sorted([*events, *errors], key=lambda item: item.line)
-    traces = list(run_stream(pathway, in_line_order))
+    traces = list(run_stream(pathway, in_line_order(events, errors)))
     patients = [t.patient for t in traces]
     if patient is not None:
         chosen = [t for t in traces if t.patient == patient]
@@ -177,9 +184,7 @@ def _trace(pathway: Pathway, path: str, patient: str | None) -> tuple[Trace, lis
         trace = traces[0]
     else:
         trace = PatientRun(pathway).trace()  # nothing valid to draw but the start
-    problems: list[tuple[int, str]] = [(e.line, str(e)) for e in errors if _concerns(e, trace)]
-    problems += [(r.line, f"line {r.line}: field 'at': {r.reason}") for r in trace.rejected if r.kind == "time_order"]
-    return trace, [message for _, message in sorted(problems)]
+    return trace, input_problems([e for e in errors if _concerns(e, trace)], [trace])
 
 
 def _concerns(error: EventError, trace: Trace) -> bool:

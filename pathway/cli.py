@@ -26,7 +26,7 @@ from pathway.events import Event
 from pathway.model import Pathway
 from pathway.report import pathway_view, trace_view
 from pathway.trace import trace_json
-from pathway.verify.monitor import check_trace
+from pathway.verify.monitor import check_stream, check_trace
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,10 +71,12 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
     events, errors = read_event_file(events_file, pathway)
     runner = compiled.run_stream if engine == "compiled" else run_stream
     traces = list(runner(pathway, in_line_order(events, errors)))
-    by_patient: dict[str | None, list[Event]] = {}
+    by_course: dict[tuple[str | None, str | None], list[Event]] = {}
     for event in events:
-        by_patient.setdefault(event.patient, []).append(event)
-    violations = {id(trace): check_trace(pathway, trace, by_patient.get(trace.patient, [])) for trace in traces}
+        by_course.setdefault(event.course, []).append(event)
+    violations = {
+        id(trace): check_trace(pathway, trace, by_course.get((trace.patient, trace.episode), [])) for trace in traces
+    }
     if as_json:
         for trace in traces:
             report = trace_json(trace, pathway)
@@ -92,10 +94,14 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
     for trace in traces:
         for violation in violations[id(trace)]:
             who = f"patient {trace.patient}: " if trace.patient is not None else ""
+            who += f"episode {trace.episode}: " if trace.episode is not None else ""
             click.echo(f"monitor: {who}{violation}", err=True)
     if problems:
         sys.exit(EXIT_INPUT)
-    if any(violations.values()):
+    stream_violations = check_stream(pathway, traces)
+    for violation in stream_violations:
+        click.echo(f"monitor: {violation}", err=True)
+    if any(violations.values()) or stream_violations:
         sys.exit(EXIT_VIOLATION)
     if any(r.kind != "malformed" for t in traces for r in t.rejected):
         sys.exit(EXIT_REJECTED)

@@ -10,7 +10,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from pathway.events import Event, EventError, read_events
+from pathway.events import Event, EventError, read_events, refuse_unnamed
 from pathway.loader import DEFAULT_DEFINITION, DefinitionError, load
 from pathway.model import Pathway
 from pathway.trace import Trace
@@ -61,7 +61,8 @@ def read_event_file(path: str, pathway: Pathway) -> tuple[list[Event], list[Even
     except OSError as err:
         fail(f"{path}: {err.strerror or err}")
     with stream:
-        for item in read_events(stream, pathway):
+        items = refuse_unnamed(list(read_events(stream, pathway)))
+        for item in items:
             if isinstance(item, EventError):
                 errors.append(item)
             else:

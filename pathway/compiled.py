@@ -479,14 +479,16 @@ class LeanRun:
 class TracedRun:
     """A LeanRun that also records what pathway.engine.PatientRun reports: steps, path, refusals."""
 
-    def __init__(self, compiled: CompiledPathway, patient: str | None = None) -> None:
+    def __init__(self, compiled: CompiledPathway, patient: str | None = None, episode: str | None = None) -> None:
         self.compiled = compiled
         self.patient = patient
+        self.episode = episode
         self.run = LeanRun(compiled)
         self.path: list[str] = [compiled.state_ids[compiled.initial]]
         self.steps: list[Step] = []
         self.rejected: list[Rejected] = []
         self.last_event: Event | None = None
+        self.entry_fields: Mapping[str, Any] = {}  # of the event that entered the current state
 
     def send(self, event: Event) -> bool:
         compiled = self.compiled
@@ -506,6 +508,7 @@ class TracedRun:
             self.steps.append(step_for(event, transition, reason, guard_words, citation))
             if transition.target != self.path[-1]:
                 self.path.append(transition.target)
+        self.entry_fields = event.fields
         return True
 
     def trace(self) -> Trace:
@@ -519,6 +522,10 @@ class TracedRun:
             path=tuple(self.path),
             steps=tuple(self.steps),
             rejected=tuple(self.rejected),
+            recommendations=compiled.pathway.state(compiled.state_ids[self.run.state]).recommendations_for(
+                self.entry_fields
+            ),
+            episode=self.episode,
         )
 
 
@@ -533,9 +540,11 @@ def compile_pathway(pathway: Pathway) -> CompiledPathway:
     return cached[1]
 
 
-def run_course(pathway: Pathway, events: Iterable[Event], patient: str | None = None) -> Trace:
+def run_course(
+    pathway: Pathway, events: Iterable[Event], patient: str | None = None, episode: str | None = None
+) -> Trace:
     """pathway.engine.run_course on the compiled table: the same Trace, much faster."""
-    run = TracedRun(compile_pathway(pathway), patient)
+    run = TracedRun(compile_pathway(pathway), patient, episode)
     for event in events:
         run.send(event)
     return run.trace()
@@ -544,4 +553,4 @@ def run_course(pathway: Pathway, events: Iterable[Event], patient: str | None = 
 def run_stream(pathway: Pathway, items: Iterable[Event | EventError]) -> Iterator[Trace]:
     """pathway.engine.run_stream on the compiled table: the same Traces, much faster."""
     compiled = compile_pathway(pathway)
-    return run_patients(items, lambda patient: TracedRun(compiled, patient))
+    return run_patients(items, lambda patient, episode: TracedRun(compiled, patient, episode))

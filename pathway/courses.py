@@ -1,4 +1,4 @@
-"""Splitting a multi-patient stream into one course per patient, whatever engine runs each course."""
+"""Splitting a multi-patient stream into one course per (patient, episode), whatever engine runs each course."""
 
 from __future__ import annotations
 
@@ -23,27 +23,34 @@ def malformed_refusal(error: EventError) -> Rejected:
     return Rejected(error.line, None, None, str(error), "malformed")
 
 
-def run_patients(items: Iterable[Event | EventError], start: Callable[[str | None], CourseRun]) -> Iterator[Trace]:
-    """Traces of a multi-patient stream, one per patient in order of first appearance.
+Course = tuple[str | None, str | None]
+"""(patient, episode): each is a course of its own, reported on its own."""
 
-    Lines that could not be read (EventError) are listed in their patient's ``rejected``;
+
+def run_patients(
+    items: Iterable[Event | EventError], start: Callable[[str | None, str | None], CourseRun]
+) -> Iterator[Trace]:
+    """Traces of a multi-patient stream, one per (patient, episode) in order of first appearance.
+
+    Lines that could not be read (EventError) are listed in their course's ``rejected``;
     one that names no patient goes to the stream's unnamed patient, when the stream has one.
     """
-    runs: dict[str | None, CourseRun] = {}
+    runs: dict[Course, CourseRun] = {}
     orphans: list[EventError] = []
     for item in items:
         if isinstance(item, EventError) and item.patient is None:
             orphans.append(item)
             continue
-        run = runs.get(item.patient)
+        run = runs.get(item.course)
         if run is None:
-            run = runs[item.patient] = start(item.patient)
+            run = runs[item.course] = start(*item.course)
         if isinstance(item, EventError):
             run.rejected.append(malformed_refusal(item))
         else:
             run.send(item)
-    if orphans and (None in runs or not runs):
-        unnamed = runs[None] if None in runs else runs.setdefault(None, start(None))
+    unnamed_key = (None, None)
+    if orphans and (unnamed_key in runs or not runs):
+        unnamed = runs[unnamed_key] if unnamed_key in runs else runs.setdefault(unnamed_key, start(None, None))
         unnamed.rejected.extend(malformed_refusal(error) for error in orphans)
         unnamed.rejected.sort(key=lambda r: r.line)
     for run in runs.values():

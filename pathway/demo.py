@@ -32,6 +32,7 @@ def write_example_traces(pathway: Pathway, examples: Path, out: Path, draw: bool
         for trace in traces:
             if draw:
                 suffix = "" if trace.patient is None else f"-{trace.patient}"
+                suffix += "" if trace.episode is None else f"-{trace.episode}"
                 render_trace(pathway, trace, out / f"{path.stem}{suffix}.svg")
         states = ", ".join(t.state for t in traces)
         results.append((path.stem, states + (f" ({len(errors)} bad lines)" if errors else "")))

@@ -14,6 +14,7 @@ def pathway_json(pathway: Pathway) -> dict[str, Any]:
         "title": pathway.title,
         "version": pathway.version,
         "initial": pathway.initial,
+        "sources": [pathway.cite_text(c) for c in (pathway.cite, *pathway.also_cite)],
         "parameters": {p.name: {"value": p.value, "unit": p.unit, "text": p.text} for p in pathway.parameters},
         "states": [
             {

@@ -19,13 +19,16 @@ def _imaging_summary(pathway: Pathway, state_id: str) -> str:
         return "all imaging usually not appropriate"
     return "; ".join(
         f"{r.code} {(r.rating or '').replace('_', ' ')} ({r.rrl})"
+        + (f" when {r.condition_words}" if r.when is not None else "")
+        + (" [rating derived from prose]" if r.derived else "")
         for r in imaging
         if r.rating != "usually_not_appropriate"
     )
 
 
 def markdown_tables(pathway: Pathway) -> str:
-    lines = [BEGIN, "", f"**{pathway.title}**, version {pathway.version}.", ""]
+    headline = "; ".join(pathway.cite_text(c) for c in (pathway.cite, *pathway.also_cite))
+    lines = [BEGIN, "", f"**{pathway.title}**, version {pathway.version}. Sources: {_cell(headline)}.", ""]
     lines += ["| state | kind | what happens | actions | imaging |", "|---|---|---|---|---|"]
     for state in pathway.states:
         actions = ", ".join(r.code for r in state.recommendations if r.kind == "action")

@@ -40,9 +40,10 @@ def refusal_reason(pathway: Pathway, state: str, scope: EventScope) -> str:
 class PatientRun:
     """One patient's course in progress: feed events, read the trace at any time."""
 
-    def __init__(self, pathway: Pathway, patient: str | None = None) -> None:
+    def __init__(self, pathway: Pathway, patient: str | None = None, episode: str | None = None) -> None:
         self.pathway = pathway
         self.patient = patient
+        self.episode = episode
         self.facts = Facts()
         machine, self.recorder = new_machine(pathway, None)
         self.state = current_state(machine)
@@ -51,6 +52,7 @@ class PatientRun:
         self.steps: list[Step] = []
         self.rejected: list[Rejected] = []
         self.last_event: Event | None = None
+        self.recommendations = pathway.state(self.state).unconditional
 
     def send(self, event: Event) -> bool:
         """Apply one event; True when accepted."""
@@ -90,6 +92,7 @@ class PatientRun:
                 self.path.append(transition.target)
             entered.append(transition.target)
         self.state = current_state(machine)
+        self.recommendations = self.pathway.state(self.state).recommendations_for(event.fields)
         self.facts = record(self.facts, event, entered)
         self.last_event = event
         if self.pathway.state(self.state).final:
@@ -105,11 +108,15 @@ class PatientRun:
             path=tuple(self.path),
             steps=tuple(self.steps),
             rejected=tuple(self.rejected),
+            recommendations=self.recommendations,
+            episode=self.episode,
         )
 
 
-def run_course(pathway: Pathway, events: Iterable[Event], patient: str | None = None) -> Trace:
-    run = PatientRun(pathway, patient)
+def run_course(
+    pathway: Pathway, events: Iterable[Event], patient: str | None = None, episode: str | None = None
+) -> Trace:
+    run = PatientRun(pathway, patient, episode)
     for event in events:
         run.send(event)
     return run.trace()
@@ -117,4 +124,4 @@ def run_course(pathway: Pathway, events: Iterable[Event], patient: str | None = 
 
 def run_stream(pathway: Pathway, items: Iterable[Event | EventError]) -> Iterator[Trace]:
     """Traces of a multi-patient stream on the python-statemachine engine (see courses.run_patients)."""
-    return run_patients(items, lambda patient: PatientRun(pathway, patient))
+    return run_patients(items, lambda patient, episode: PatientRun(pathway, patient, episode))

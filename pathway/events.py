@@ -2,7 +2,8 @@
 
 The vocabulary (event names, fields, types, allowed values) comes from the loaded
 pathway definition; this module only knows the envelope every record shares:
-``event``, ``at`` and an optional ``patient``.
+``event``, ``at`` and an optional ``patient`` and ``episode``. A course is keyed by
+(patient, episode): an episode is a later, separate course of the same patient.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import attrs
 
 from pathway.model import EventSpec, FieldSpec, Pathway
 
-ENVELOPE = ("event", "at", "patient")
+ENVELOPE = ("event", "at", "patient", "episode")
 
 
 @attrs.frozen
@@ -28,11 +29,18 @@ class Event:
     at_text: str
     fields: Mapping[str, Any] = attrs.field(factory=dict)
     patient: str | None = None
+    episode: str | None = None
+
+    @property
+    def course(self) -> tuple[str | None, str | None]:
+        return (self.patient, self.episode)
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"event": self.name, "at": self.at_text}
         if self.patient is not None:
             record["patient"] = self.patient
+        if self.episode is not None:
+            record["episode"] = self.episode
         record.update(self.fields)
         return record
 
@@ -45,6 +53,11 @@ class EventError:
     problem: str
     field: str | None = None
     patient: str | None = None
+    episode: str | None = None
+
+    @property
+    def course(self) -> tuple[str | None, str | None]:
+        return (self.patient, self.episode)
 
     def __str__(self) -> str:
         where = f"field '{self.field}': " if self.field else ""
@@ -112,19 +125,22 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
     patient = record.get("patient")
     if "patient" in record and not isinstance(patient, str):
         return EventError(line, "expected a string", "patient")
+    episode = record.get("episode")
+    if "episode" in record and not isinstance(episode, str):
+        return EventError(line, "expected a string", "episode", patient)
     if "event" not in record:
-        return EventError(line, "missing", "event", patient)
+        return EventError(line, "missing", "event", patient, episode)
     name = record["event"]
     if not isinstance(name, str):
-        return EventError(line, f"expected an event name, found {json.dumps(name)}", "event", patient)
+        return EventError(line, f"expected an event name, found {json.dumps(name)}", "event", patient, episode)
     specs: dict[str, EventSpec] = {spec.name: spec for spec in pathway.events}
     if name not in specs:
-        return EventError(line, f"unknown event {name!r} (known: {', '.join(specs)})", "event", patient)
+        return EventError(line, f"unknown event {name!r} (known: {', '.join(specs)})", "event", patient, episode)
     if "at" not in record:
-        return EventError(line, "missing", "at", patient)
+        return EventError(line, "missing", "at", patient, episode)
     at_text = record["at"]
     if not isinstance(at_text, str):
-        return EventError(line, "expected an ISO 8601 time string", "at", patient)
+        return EventError(line, "expected an ISO 8601 time string", "at", patient, episode)
     try:
         at = parse_time(at_text)
     except ValueError as err:
@@ -134,7 +150,7 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
             reason = f"{at_text!r}: the UTC offset must be less than 24 hours"
         else:
             reason = f"{at_text!r} is not an ISO 8601 time"
-        return EventError(line, reason, "at", patient)
+        return EventError(line, reason, "at", patient, episode)
     spec = specs[name]
     fields: dict[str, Any] = {}
     for key, value in record.items():
@@ -143,15 +159,15 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
         field_spec = spec.field(key)
         if field_spec is None:
             known = ", ".join(f.name for f in spec.fields) or "none"
-            return EventError(line, f"unknown field for event {name!r} (fields: {known})", key, patient)
+            return EventError(line, f"unknown field for event {name!r} (fields: {known})", key, patient, episode)
         problem = _check_value(field_spec, value)
         if problem:
-            return EventError(line, problem, key, patient)
+            return EventError(line, problem, key, patient, episode)
         fields[key] = value
     for field_spec in spec.fields:
         if field_spec.required and field_spec.name not in fields:
-            return EventError(line, f"missing (required for event {name!r})", field_spec.name, patient)
-    return Event(line, name, at, at_text, fields, patient)
+            return EventError(line, f"missing (required for event {name!r})", field_spec.name, patient, episode)
+    return Event(line, name, at, at_text, fields, patient, episode)
 
 
 def read_events(lines: Iterable[str | bytes], pathway: Pathway) -> Iterator[Event | EventError]:
@@ -181,6 +197,23 @@ def read_events(lines: Iterable[str | bytes], pathway: Pathway) -> Iterator[Even
             yield EventError(number, "not valid JSON: nested too deeply")
             continue
         yield parse_record(record, number, pathway)
+
+
+def refuse_unnamed(items: list[Event | EventError]) -> list[Event | EventError]:
+    """In a stream where some line names a patient, a line that names none is malformed.
+
+    Such a line must not start a course of its own: a presentation whose patient id was lost
+    would otherwise be reported as a patient with no dural puncture (contract section 3).
+    """
+    if not any(item.patient is not None for item in items if isinstance(item, Event)):
+        return items
+    problem = "missing: other lines of this stream name their patient, so every line must"
+    return [
+        EventError(item.line, problem, "patient", None, item.episode)
+        if isinstance(item, Event) and item.patient is None
+        else item
+        for item in items
+    ]
 
 
 def dumps(event: Event) -> str:

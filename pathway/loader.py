@@ -41,7 +41,7 @@ DEFAULT_DEFINITION = Path(__file__).parent / "definitions" / "pdph.toml"
 ANY_ACTIVE = "*"
 FIELD_TYPES = ("enum", "int", "number", "bool", "string")
 STATE_KINDS = ("initial", "active", "final")
-RESERVED_FIELDS = ("event", "at", "patient")
+RESERVED_FIELDS = ("event", "at", "patient", "episode")
 _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -159,12 +159,13 @@ class _Builder:
         self.predicate_sources: dict[str, tuple[_Reader, str]] = {}
         self.predicates: dict[str, Predicate] = {}
         self.states: dict[str, State] = {}
+        self.conditional: list[tuple[str, _Reader, str, guards.Expr]] = []  # recommendations with a 'when'
 
     def build(self, source_path: str) -> Pathway:
         root = self.root
         root.only("pathway", "citations", "parameters", "events", "predicates", "states", "transitions", "rejections")
         head = root.child("pathway", root.get("pathway", dict))
-        head.only("id", "title", "version", "initial", "description", "cite")
+        head.only("id", "title", "version", "initial", "description", "cite", "also_cite")
         self._citations(root.get("citations", dict))
         self._parameters(root.get("parameters", dict, {}))
         self._events(root.get("events", dict))
@@ -180,12 +181,19 @@ class _Builder:
             root.child("states", {}).fail(f"exactly one state must be of kind 'initial', found {initials}")
         transitions = self._transitions(root.get("transitions", list))
         rejections = self._rejections(root.get("rejections", list, []))
+        self._check_recommendation_conditions(initial, transitions)
+        also = head.get("also_cite", list, [])
+        if not all(isinstance(item, str) for item in also):
+            head.fail("expected a list of citations", "also_cite")
         pathway = Pathway(
             id=head.text("id"),
             title=head.text("title"),
             version=head.text("version"),
             description=" ".join(head.text("description", "").split()),
             cite=self._cite(head, "cite"),
+            also_cite=tuple(
+                self._cite(_Reader(self.file, "pathway", {"also_cite": item}), "also_cite") for item in also
+            ),
             initial=initial,
             citations=tuple(self.citations.values()),
             parameters=tuple(self.parameters.values()),
@@ -459,7 +467,7 @@ class _Builder:
             rec_list = entry.get("recommendations", list, [])
             for index, rec_body in enumerate(rec_list):
                 rec = entry.child(f"recommendations[{index}]", rec_body)
-                recs.append(self._recommendation(rec))
+                recs.append(self._recommendation(rec, state_id))
                 if recs[-1].code in seen:
                     rec.fail(f"code {recs[-1].code!r} appears twice in this state", "code")
                 seen.add(recs[-1].code)
@@ -476,8 +484,8 @@ class _Builder:
         if not self.states:
             section.fail("at least one state is needed")
 
-    def _recommendation(self, rec: _Reader) -> Recommendation:
-        rec.only("code", "kind", "text", "cite", "rating", "rrl", "note")
+    def _recommendation(self, rec: _Reader, state_id: str) -> Recommendation:
+        rec.only("code", "kind", "text", "cite", "rating", "rrl", "note", "when", "derived", "rrl_cite")
         kind = rec.text("kind")
         if kind not in ("imaging", "action"):
             rec.fail(f"kind {kind!r} is not 'imaging' or 'action'", "kind")
@@ -494,6 +502,14 @@ class _Builder:
             rec.fail(f"rating {rating!r} is not one of {', '.join(RATINGS)}", "rating")
         if rrl is not None and rrl not in RRLS:
             rec.fail(f"rrl {rrl!r} is not one of {', '.join(RRLS)}", "rrl")
+        if "rrl_cite" in rec.table and rrl is None:
+            rec.fail("only an item with an rrl takes an rrl_cite", "rrl_cite")
+        when = rec.get("when", str, None)
+        if when is not None and not when.strip():
+            rec.fail("an empty condition; leave 'when' out for an item that always applies", "when")
+        guard = self._guard(rec, "when", when, None) if when else None
+        if guard is not None:
+            self.conditional.append((state_id, rec, when or "", guard))
         return Recommendation(
             code=rec.text("code"),
             kind=cast(RecommendationKind, kind),
@@ -502,7 +518,39 @@ class _Builder:
             rating=rating,
             rrl=rrl,
             note=rec.get("note", str, ""),
+            when=guard,
+            when_source=when or "",
+            derived=rec.get("derived", bool, False),
+            rrl_cite=self._cite(rec, "rrl_cite") if "rrl_cite" in rec.table else None,
         )
+
+    def _check_recommendation_conditions(self, initial: str, transitions: tuple[Transition, ...]) -> None:
+        """A recommendation's condition reads only the fields of the event that brings a course into its state.
+
+        Clocks and counts are left out on purpose: the item is decided once, on entry, by the
+        event in hand, so every engine and view can decide it from that event alone.
+        """
+        entering = _entering_events(transitions)
+        for state, rec, source, guard in self.conditional:
+            if state == initial:
+                rec.fail("the initial state is entered before any event: its items cannot be conditional", "when")
+            for node in guards.walk(guard, into_predicates=True):
+                if isinstance(node, guards.Call | guards.EventName):
+                    rec.fail(
+                        f"condition {source!r}: only fields of the entering event may be read "
+                        f"({guards.words(node)} is not one)",
+                        "when",
+                    )
+            events = tuple(sorted(entering.get(state, ())))
+            if not events:
+                continue  # an unreachable state is reported by the graph check
+            for node in guards.walk(guard, into_predicates=True):
+                if isinstance(node, guards.Field) and self._field(node.name, events) is None:
+                    rec.fail(
+                        f"condition {source!r} reads field {node.name!r}, which not every event entering "
+                        f"{state!r} carries ({', '.join(events)})",
+                        "when",
+                    )
 
     def _sources(self, entry: _Reader) -> tuple[str, ...]:
         sources = entry.names("from")
@@ -597,6 +645,21 @@ class _Builder:
                     )
                 )
         return tuple(result)
+
+
+def _entering_events(transitions: Iterable[Transition]) -> dict[str, set[str]]:
+    """For each state, the events that can bring a course into it (through immediate transitions too)."""
+    entering: dict[str, set[str]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for t in transitions:
+            events = entering.get(t.source, set()) if t.immediate else set(t.events)
+            known = entering.setdefault(t.target, set())
+            if not events <= known:
+                known |= events
+                changed = True
+    return entering
 
 
 def _check_graph(pathway: Pathway, file: str) -> None:

@@ -6,11 +6,13 @@ file and nothing in this module knows anything clinical.
 
 from __future__ import annotations
 
-from typing import Literal
+import functools
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import attrs
 
-from pathway.guards import Expr, words
+from pathway.guards import Expr, compile_expr, words
 
 FieldType = Literal["enum", "int", "number", "bool", "string"]
 StateKind = Literal["initial", "active", "final"]
@@ -93,6 +95,8 @@ class Predicate:
 
 @attrs.frozen
 class Recommendation:
+    """One item of a state's care plan. ``when`` limits it to entries by an event whose fields meet it."""
+
     code: str
     kind: RecommendationKind
     text: str
@@ -100,6 +104,48 @@ class Recommendation:
     rating: str | None = None
     rrl: str | None = None
     note: str = ""
+    when: Expr | None = None
+    when_source: str = ""
+    derived: bool = False  # the rating is read from prose, not from an ACR table
+    rrl_cite: Cite | None = None
+
+    @property
+    def condition_words(self) -> str:
+        """'' for an unconditional item, else its condition as a reader sees it."""
+        return words(self.when) if self.when is not None else ""
+
+    def applies(self, fields: Mapping[str, Any]) -> bool:
+        """Whether the item applies to a course that entered its state with an event carrying ``fields``."""
+        return self.when is None or bool(_compiled(self.when)(_FieldsOnly(fields)))
+
+
+_compiled = functools.lru_cache(maxsize=1024)(compile_expr)  # trees are frozen, so hashable
+
+
+@attrs.frozen
+class _FieldsOnly:
+    """The scope of a recommendation's condition: the loader allows it to read event fields only."""
+
+    fields: Mapping[str, Any]
+
+    @property
+    def event_name(self) -> str:
+        return ""
+
+    def field(self, name: str) -> Any:
+        return self.fields.get(name)
+
+    def hours_since(self, event: str) -> float | None:
+        return None
+
+    def hours_since_entered(self, state: str) -> float | None:
+        return None
+
+    def count(self, event: str) -> int:
+        return 0
+
+    def occurred(self, event: str) -> bool:
+        return False
 
 
 @attrs.frozen
@@ -116,6 +162,14 @@ class State:
     @property
     def final(self) -> bool:
         return self.kind == "final"
+
+    def recommendations_for(self, fields: Mapping[str, Any]) -> tuple[Recommendation, ...]:
+        """The items that apply to a course that entered this state with an event carrying ``fields``."""
+        return tuple(rec for rec in self.recommendations if rec.applies(fields))
+
+    @property
+    def unconditional(self) -> tuple[Recommendation, ...]:
+        return tuple(rec for rec in self.recommendations if rec.when is None)
 
 
 @attrs.frozen
@@ -170,6 +224,7 @@ class Pathway:
     states: tuple[State, ...]
     transitions: tuple[Transition, ...]
     rejections: tuple[Rejection, ...]
+    also_cite: tuple[Cite, ...] = ()  # secondary sources of the whole pathway, after the headline ``cite``
     source_path: str = ""
     source_text: str = ""  # the definition as read, so worker processes run exactly this one
 

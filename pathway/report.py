@@ -33,7 +33,8 @@ def recommendations_table(recs: tuple[Recommendation, ...], pathway: Pathway, so
         if rec.kind == "imaging":
             rating = Text((rec.rating or "").replace("_", " "), style=_RATING_STYLE.get(rec.rating or "", ""))
             rating.append(f" {rec.rrl}")
-        text = rec.text + (f" ({rec.note})" if rec.note else "")
+        text = (f"when {rec.condition_words}: " if rec.when is not None else "") + rec.text
+        text += f" ({rec.note})" if rec.note else ""
         table.add_row(Text(rec.code), rating, Text(text), *([Text(pathway.cite_text(rec.cite))] if sources else []))
     return table
 

@@ -67,6 +67,9 @@ class Trace:
     path: tuple[str, ...]
     steps: tuple[Step, ...]
     rejected: tuple[Rejected, ...]
+    recommendations: tuple[Recommendation, ...] = ()
+    """The items of the current state that apply to this course (decided by the event that entered it)."""
+    episode: str | None = None
 
 
 def recommendation_json(rec: Recommendation, pathway: Pathway) -> dict[str, Any]:
@@ -76,20 +79,29 @@ def recommendation_json(rec: Recommendation, pathway: Pathway) -> dict[str, Any]
         item["rrl"] = rec.rrl
     if rec.note:
         item["note"] = rec.note
+    if rec.derived:
+        item["derived"] = True
+    if rec.when is not None:
+        item["when"] = rec.condition_words
     item["citation"] = pathway.cite_text(rec.cite)
+    if rec.rrl_cite is not None:
+        item["rrl_citation"] = pathway.cite_text(rec.rrl_cite)
     return item
 
 
 def trace_json(trace: Trace, pathway: Pathway) -> dict[str, Any]:
     """The object `pathway run --json` prints for one patient."""
-    return {
-        "pathway": trace.pathway,
-        "version": trace.version,
-        "patient": trace.patient,
-        "state": trace.state,
-        "final": trace.final,
-        "path": list(trace.path),
-        "steps": [attrs.asdict(step) for step in trace.steps],
-        "recommendations": [recommendation_json(r, pathway) for r in pathway.state(trace.state).recommendations],
-        "rejected": [attrs.asdict(r) for r in trace.rejected],
-    }
+    report: dict[str, Any] = {"pathway": trace.pathway, "version": trace.version, "patient": trace.patient}
+    if trace.episode is not None:
+        report["episode"] = trace.episode
+    report.update(
+        {
+            "state": trace.state,
+            "final": trace.final,
+            "path": list(trace.path),
+            "steps": [attrs.asdict(step) for step in trace.steps],
+            "recommendations": [recommendation_json(r, pathway) for r in trace.recommendations],
+            "rejected": [attrs.asdict(r) for r in trace.rejected],
+        }
+    )
+    return report

@@ -126,7 +126,8 @@ def test_multi_patient_streams_match(data: st.DataObject) -> None:
     events = []
     for patient in ("a", "b", "c"):
         for event in data.draw(streams(pathway)):
-            events.append(Event(event.line, event.name, event.at, event.at_text, event.fields, patient))
+            episode = data.draw(st.sampled_from([None, "1", "2"]))  # [1.1] courses are keyed by episode too
+            events.append(Event(event.line, event.name, event.at, event.at_text, event.fields, patient, episode))
     order = data.draw(st.permutations(range(len(events))))
     mixed = [events[i] for i in order]
     assert list(compiled.run_stream(pathway, mixed)) == list(engine.run_stream(pathway, mixed))

@@ -1,4 +1,4 @@
-"""The shipped definition keeps to the vocabulary and rules of ../shared/CLINICAL.md."""
+"""The shipped definition keeps to the vocabulary and rules of the clinical contract 1.1 (docs/clinical-contract.md)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,22 @@ EVENTS = {
         "accidental": "bool",
     },
     "presentation": {"headache": ["orthostatic", "non_orthostatic", "thunderclap"]},
-    "reassessment": {"headache": ["resolved", "improving", "unchanged", "worse"]},
+    "reassessment": {
+        "headache": ["resolved", "improving", "unchanged", "worse"],
+        "debilitating": "bool",
+        "positional": "bool",
+    },
     "red_flag": {
-        "finding": ["fever", "nuchal_rigidity", "altered_mental_status", "obtundation", "seizure", "focal_deficit"]
+        "finding": [
+            "fever",
+            "nuchal_rigidity",
+            "altered_mental_status",
+            "obtundation",
+            "seizure",
+            "focal_deficit",
+            "non_positional_headache",
+            "systemic_infection",
+        ]
     },
     "headache_resolved": {},
     "blood_patch": {"level": "string"},
@@ -51,6 +64,7 @@ IMAGING = {
     "mri_head_without_and_with_contrast",
     "mri_spine_without_and_with_contrast",
     "ct_myelography",
+    "digital_subtraction_myelography",
 }
 ACTIONS = {
     "hydration",
@@ -139,6 +153,39 @@ def test_blood_patch_and_refer_states_carry_their_actions() -> None:
     for state in pathway.states:
         if state.id.startswith("refer_") or state.id == "refractory_leak":
             assert "refer" in {r.code for r in state.recommendations}
+
+
+def test_thunderclap_hand_off_carries_an_urgent_ct_head_and_nothing_else_is_imaged() -> None:
+    state = load().state("refer_alternative_diagnosis")
+    thunderclap = {r.code: r for r in state.recommendations_for({"headache": "thunderclap"})}
+    assert thunderclap["ct_head_without_contrast"].rating == "usually_appropriate"
+    assert thunderclap["ct_head_without_contrast"].rrl == "☢☢☢"
+    assert "refer" in thunderclap
+    other = state.recommendations_for({"headache": "non_orthostatic"})
+    assert [r.code for r in other] == ["refer"]
+
+
+def test_leak_imaging_in_a_refractory_leak_lists_both_myelographies_and_marks_prose_ratings_derived() -> None:
+    recs = {r.code: r for r in load().state("refractory_leak").recommendations}
+    assert {"ct_myelography", "digital_subtraction_myelography", "mri_spine_without_and_with_contrast"} <= set(recs)
+    for code in ("ct_myelography", "digital_subtraction_myelography"):
+        assert recs[code].rrl == "☢☢☢☢"
+        assert recs[code].rrl_cite is not None and recs[code].rrl_cite.ref == "acr_myelopathy"
+    assert all(r.derived for r in recs.values() if r.rating == "may_be_appropriate")
+
+
+def test_headline_source_is_the_acr_criteria_and_the_seed_comes_second() -> None:
+    pathway = load()
+    assert pathway.cite.ref == "acr_ih"
+    assert [c.ref for c in pathway.also_cite] == ["seed"]
+
+
+def test_return_precautions_name_the_seed_warning_signs() -> None:
+    pathway = load()
+    for state_id in ("conservative_therapy", "resolved"):
+        text = {r.code: r.text for r in pathway.state(state_id).recommendations}["return_precautions"].lower()
+        for sign in ("drowsiness", "confusion", "vision", "weakness", "fever", "neck stiffness", "positional"):
+            assert sign in text, (state_id, sign)
 
 
 def test_every_entry_carries_a_citation_that_resolves() -> None:

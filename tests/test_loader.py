@@ -21,37 +21,37 @@ def broken(old: str, new: str) -> str:
 CASES = {
     "unknown target state": (
         broken('to = "conservative_therapy"\nlabel', 'to = "conservative_thearpy"\nlabel'),
-        "transitions[6] (in_scope).to",
+        "transitions[7] (in_scope).to",
         "unknown state 'conservative_thearpy'",
     ),
     "unknown source state": (
         broken('from = "blood_patch"\non = ["blood_patch"]', 'from = "patch"\non = ["blood_patch"]'),
-        "transitions[14] (patch_done).from",
+        "transitions[16] (patch_done).from",
         "unknown state 'patch'",
     ),
     "unknown predicate in guard": (
         broken('when = "trial_complete"', 'when = "trial_completed"'),
-        "transitions[8] (trial_reviewed).when",
+        "transitions[9] (trial_reviewed).when",
         "unknown name 'trial_completed'",
     ),
     "field not on the event": (
         broken("when = \"patch_pending_review and relief == 'complete'\"", "when = \"headache == 'worse'\""),
-        "transitions[15] (patch_complete_relief).when",
+        "transitions[17] (patch_complete_relief).when",
         "unknown name 'headache'",
     ),
     "enum literal that does not exist": (
         broken("when = \"headache in ['unchanged', 'worse']\"", "when = \"headache in ['unchanged', 'worst']\""),
-        "transitions[13] (review_not_improving).when",
+        "transitions[15] (review_not_improving).when",
         "'worst' is not a value of field 'headache'",
     ),
     "guard syntax error": (
         broken('when = "trial_complete"', 'when = "trial_complete and"'),
-        "transitions[8] (trial_reviewed).when",
+        "transitions[9] (trial_reviewed).when",
         "column 19",
     ),
     "guard that tries to run code": (
         broken('when = "trial_complete"', 'when = "__import__(os)"'),
-        "transitions[8] (trial_reviewed).when",
+        "transitions[9] (trial_reviewed).when",
         "unknown function '__import__'",
     ),
     "bad rating": (
@@ -76,7 +76,7 @@ CASES = {
             'these measures within a few days"\n',
             'reason = "headache resolved on conservative therapy"\n',
         ),
-        "transitions[7] (resolved_on_therapy)",
+        "transitions[8] (resolved_on_therapy)",
         "cite",
     ),
     "unknown citation": (
@@ -101,7 +101,7 @@ CASES = {
     ),
     "unknown key (typo)": (
         broken('reason = "epidural blood patch done"', 'reson = "epidural blood patch done"'),
-        "transitions[14] (patch_done)",
+        "transitions[16] (patch_done)",
         "unknown key 'reson'",
     ),
     "unknown event in on": (
@@ -109,12 +109,12 @@ CASES = {
             'on = ["headache_resolved"]\nto = "resolved"\nreason = "headache resolved on',
             'on = ["headache_gone"]\nto = "resolved"\nreason = "headache resolved on',
         ),
-        "transitions[7] (resolved_on_therapy).on",
+        "transitions[8] (resolved_on_therapy).on",
         "unknown event 'headache_gone'",
     ),
     "unknown parameter in text": (
         broken("its time starts the {puncture_window_h} window", "its time starts the {window_h} window"),
-        "transitions[2] (puncture_recorded).reason",
+        "transitions[3] (puncture_recorded).reason",
         "unknown parameter {window_h}",
     ),
     "predicate cycle": (
@@ -141,7 +141,7 @@ CASES = {
         broken(
             "when = \"patch_pending_review and relief == 'complete'\"", 'when = "patch_pending_review and not fever"'
         ),
-        "transitions[15] (patch_complete_relief).when",
+        "transitions[17] (patch_complete_relief).when",
         "reads field 'temperature_c' (through a predicate)",
     ),
     "immediate transition out of the initial state": (
@@ -159,18 +159,18 @@ CASES = {
     ),
     "guard nested too deeply": (
         broken('when = "trial_complete"', 'when = "' + "(" * 3000 + "trial_complete" + ")" * 3000 + '"'),
-        "transitions[8] (trial_reviewed).when",
+        "transitions[9] (trial_reviewed).when",
         "nested too deeply",
     ),
     "empty guard": (
         broken('when = "trial_complete"', 'when = ""'),
-        "transitions[8] (trial_reviewed).when",
+        "transitions[9] (trial_reviewed).when",
         "an empty guard",
     ),
     "TOML syntax error": (broken("[parameters.max_patches]", "[parameters.max_patches"), "", "TOML syntax error"),
     "transition out of a final state": (
         broken('from = "blood_patch"\non = ["headache_resolved"]', 'from = "resolved"\non = ["headache_resolved"]'),
-        "transitions[18] (resolved_after_patch).from",
+        "transitions[20] (resolved_after_patch).from",
         "final",
     ),
     "threshold given as text": (
@@ -180,7 +180,7 @@ CASES = {
     ),
     "code in a guard is not run": (
         broken('when = "trial_complete"', "when = \"__import__('os').system('true')\""),
-        "transitions[8] (trial_reviewed).when",
+        "transitions[9] (trial_reviewed).when",
         "unexpected character '.'",
     ),
 }
@@ -208,7 +208,7 @@ def test_cli_reports_broken_definition_in_one_line(command: list[str], tmp_path:
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert "broken.toml: transitions[8] (trial_reviewed).when" in lines[0]
+    assert "broken.toml: transitions[9] (trial_reviewed).when" in lines[0]
     assert "Traceback" not in result.output
 
 

@@ -29,6 +29,31 @@ BAD_LINES = {
         "seizure",
         "null is not allowed",
     ),
+    "debilitating not a bool": (
+        '{"event":"reassessment","at":"2026-05-02T09:00:00Z","headache":"improving","debilitating":"yes"}',
+        "debilitating",
+        "expected true or false",
+    ),
+    "positional null": (
+        '{"event":"reassessment","at":"2026-05-02T09:00:00Z","headache":"improving","positional":null}',
+        "positional",
+        "null is not allowed",
+    ),
+    "unknown red-flag finding": (
+        '{"event":"red_flag","at":"2026-05-02T09:00:00Z","finding":"bad_pdph"}',
+        "finding",
+        "'bad_pdph' is not one of",
+    ),
+    "positional on a presentation": (
+        '{"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic","positional":false}',
+        "positional",
+        "unknown field for event 'presentation'",
+    ),
+    "episode not a string": (
+        '{"episode":2,"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic"}',
+        "episode",
+        "expected a string",
+    ),
     "patient null": (
         '{"patient":null,"event":"presentation","at":"2026-05-02T09:00:00Z","headache":"orthostatic"}',
         "patient",
@@ -252,3 +277,72 @@ def test_markup_in_input_is_shown_literally_not_interpreted() -> None:
     assert result.exit_code == 2
     assert "patient [/bold]p" in result.stdout
     assert "'[red]x' is not one of" in result.stdout
+
+
+# ------------------------------------------------------------------ [1.1] lines that lost their patient, episodes
+
+
+def test_a_line_without_patient_in_a_named_stream_is_malformed_not_a_phantom_patient() -> None:
+    lines = [
+        '{"patient":"p1","event":"dural_puncture","at":"2026-05-01T09:00:00Z","procedure":"epidural"}',
+        '{"event":"presentation","at":"2026-05-01T10:00:00Z","headache":"orthostatic"}',  # lost its id
+        '{"patient":"p2","event":"presentation","at":"2026-05-01T10:00:00Z","headache":"thunderclap"}',
+    ]
+    code, out, err = _run("\n".join(lines))
+    assert code == 2
+    reports = [json.loads(line) for line in out.splitlines()]
+    assert [r["patient"] for r in reports] == ["p1", "p2"]  # no course for the unnamed line
+    assert reports[0]["state"] == "presentation"  # still waiting for its presentation: not "no puncture"
+    assert err.strip().splitlines() == [
+        "line 2: field 'patient': missing: other lines of this stream name their patient, so every line must"
+    ]
+
+
+def test_the_unnamed_line_is_refused_even_when_it_comes_first() -> None:
+    lines = [
+        '{"event":"dural_puncture","at":"2026-05-01T09:00:00Z","procedure":"epidural"}',
+        '{"patient":"p1","event":"presentation","at":"2026-05-01T10:00:00Z","headache":"orthostatic"}',
+    ]
+    code, out, err = _run("\n".join(lines))
+    assert code == 2
+    assert [json.loads(line)["patient"] for line in out.splitlines()] == ["p1"]
+    assert err.startswith("line 1: field 'patient': missing")
+
+
+def test_a_stream_naming_no_patient_is_still_one_course() -> None:
+    code, out, _ = _run("\n".join([GOOD_1, PRESENT]))
+    assert code == 0
+    (report,) = [json.loads(line) for line in out.splitlines()]
+    assert report["patient"] is None and "episode" not in report
+    assert report["state"] == "conservative_therapy"
+
+
+def test_episodes_of_one_patient_are_separate_courses_each_reported_with_its_episode() -> None:
+    lines = [
+        '{"patient":"p1","episode":"1","event":"dural_puncture","at":"2026-05-01T09:00:00Z","procedure":"epidural"}',
+        '{"patient":"p1","episode":"1","event":"presentation","at":"2026-05-01T10:00:00Z","headache":"orthostatic"}',
+        '{"patient":"p1","episode":"1","event":"headache_resolved","at":"2026-05-02T10:00:00Z"}',
+        # the return visit after `resolved`: accepted as a new course, not refused by the final state
+        '{"patient":"p1","episode":"2","event":"red_flag","at":"2026-05-06T10:00:00Z","finding":"focal_deficit"}',
+    ]
+    code, out, _ = _run("\n".join(lines))
+    assert code == 0
+    reports = [json.loads(line) for line in out.splitlines()]
+    assert [(r["patient"], r["episode"], r["state"]) for r in reports] == [
+        ("p1", "1", "resolved"),
+        ("p1", "2", "red_flag_escalation"),
+    ]
+    assert [s["line"] for s in reports[1]["steps"]] == [4]
+
+
+def test_without_episodes_a_final_state_still_refuses_the_return_visit() -> None:
+    lines = [
+        '{"patient":"p1","event":"dural_puncture","at":"2026-05-01T09:00:00Z","procedure":"epidural"}',
+        '{"patient":"p1","event":"presentation","at":"2026-05-01T10:00:00Z","headache":"orthostatic"}',
+        '{"patient":"p1","event":"headache_resolved","at":"2026-05-02T10:00:00Z"}',
+        '{"patient":"p1","event":"red_flag","at":"2026-05-06T10:00:00Z","finding":"focal_deficit"}',
+    ]
+    code, out, _ = _run("\n".join(lines))
+    assert code == 3
+    (report,) = [json.loads(line) for line in out.splitlines()]
+    assert report["state"] == "resolved" and [r["line"] for r in report["rejected"]] == [4]

@@ -43,15 +43,30 @@ def test_precedence_red_flag_beats_everything() -> None:
     assert trace.state == "red_flag_escalation"
 
 
-def test_precedence_no_puncture_beats_window_and_headache() -> None:
-    assert (
-        course(("presentation", 10, {"headache": "thunderclap"})).state == "refer_spontaneous_intracranial_hypotension"
-    )
+# [1.1] an atypical headache is never PDPH: it is handed off before the puncture and timing rules
+@pytest.mark.parametrize("headache", ["thunderclap", "non_orthostatic"])
+def test_precedence_atypical_headache_beats_no_puncture(headache: str) -> None:
+    assert course(("presentation", 10, {"headache": headache})).state == "refer_alternative_diagnosis"
 
 
-def test_precedence_window_beats_headache_type() -> None:
-    trace = course(PUNCTURE, ("presentation", 80, {"headache": "thunderclap"}))
-    assert trace.state == "refer_persistent_headache"
+@pytest.mark.parametrize("headache", ["thunderclap", "non_orthostatic"])
+def test_precedence_atypical_headache_beats_the_window(headache: str) -> None:
+    # a thunderclap headache on day 4 is a possible subarachnoid haemorrhage, not a persistent leak
+    trace = course(PUNCTURE, ("presentation", 80, {"headache": headache}))
+    assert trace.state == "refer_alternative_diagnosis"
+
+
+def test_precedence_no_puncture_beats_the_window_for_an_orthostatic_headache() -> None:
+    assert course(presented(100)).state == "refer_spontaneous_intracranial_hypotension"
+
+
+def test_thunderclap_hand_off_is_urgent_with_a_ct_head_and_other_atypical_ones_carry_no_study() -> None:
+    thunderclap = course(PUNCTURE, ("presentation", 80, {"headache": "thunderclap"}))
+    ct = [r for r in thunderclap.recommendations if r.kind == "imaging"]
+    assert [(r.code, r.rating) for r in ct] == [("ct_head_without_contrast", "usually_appropriate")]
+    other = course(PUNCTURE, ("presentation", 10, {"headache": "non_orthostatic"}))
+    assert other.state == thunderclap.state
+    assert [r.code for r in other.recommendations] == ["refer"]
 
 
 def test_most_recent_puncture_starts_the_window() -> None:
@@ -300,3 +315,57 @@ def test_steps_record_event_time_reason_guard_and_citation() -> None:
     assert (last.line, last.event, last.source, last.target) == (3, "reassessment", "reassessment", "blood_patch")
     assert "48" in trace.steps[-2].guard  # the threshold appears in words
     assert last.citation and last.reason
+
+
+# ------------------------------------------------------------------ [1.1] new red flags and the debilitating headache
+
+NEW_FLAGS = ["non_positional_headache", "systemic_infection"]
+
+
+@pytest.mark.parametrize("flag", NEW_FLAGS)
+@pytest.mark.parametrize("where", sorted(LEAD_IN))
+def test_new_red_flag_findings_escalate_from_every_non_final_state(flag: str, where: str) -> None:
+    trace = course(*LEAD_IN[where], ("red_flag", 70, {"finding": flag}))
+    assert trace.state == "red_flag_escalation"
+    assert not trace.rejected
+
+
+@pytest.mark.parametrize("where", sorted(LEAD_IN))
+@pytest.mark.parametrize("headache", ["resolved", "improving", "unchanged", "worse"])
+def test_loss_of_the_postural_pattern_escalates_from_every_state(where: str, headache: str) -> None:
+    trace = course(*LEAD_IN[where], ("reassessment", 70, {"headache": headache, "positional": False}))
+    assert trace.state == "red_flag_escalation"
+    assert trace.steps[-1].transition == "postural_pattern_lost"
+    assert not trace.rejected
+
+
+@pytest.mark.parametrize("hours", [30.0, 60.0])
+def test_a_headache_that_stays_positional_is_no_red_flag(hours: float) -> None:
+    trace = course(PUNCTURE, presented(10), ("reassessment", hours, {"headache": "improving", "positional": True}))
+    assert trace.state == "conservative_therapy"
+
+
+@pytest.mark.parametrize(
+    ("hours_in_therapy", "headache", "state"),
+    [
+        (48.0, "improving", "blood_patch"),
+        (60.0, "improving", "blood_patch"),
+        (60.0, "unchanged", "blood_patch"),
+        (47.99, "improving", "conservative_therapy"),  # the 48 h rule holds for a debilitating headache too
+        (47.99, "worse", "conservative_therapy"),
+        (60.0, "resolved", "resolved"),  # a resolved headache is not debilitating: resolution wins
+    ],
+)
+def test_debilitating_headache_at_the_review_leads_to_a_patch_only_from_48h(
+    hours_in_therapy: float, headache: str, state: str
+) -> None:
+    review = ("reassessment", 10 + hours_in_therapy, {"headache": headache, "debilitating": True})
+    trace = course(PUNCTURE, presented(10), review)
+    assert trace.state == state
+    if state == "blood_patch":
+        assert trace.path[-2:] == ("reassessment", "blood_patch")
+
+
+def test_improving_and_not_debilitating_continues_therapy() -> None:
+    review = ("reassessment", 60, {"headache": "improving", "debilitating": False})
+    assert course(PUNCTURE, presented(10), review).state == "conservative_therapy"

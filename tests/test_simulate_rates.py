@@ -100,12 +100,17 @@ def test_puncture_mix_follows_share_times_incidence(shipped: tuple[dict[str, Any
 
 
 def test_guideline_orders_only_usually_appropriate_imaging(shipped: tuple[dict[str, Any], SimParams]) -> None:
-    result, _ = shipped
+    result, params = shipped
     imaging = result["imaging"]
     escalations = result["final_states"]["red_flag_escalation"]
     assert set(imaging["by_rating"]) <= {"usually_appropriate"}
-    assert imaging["studies"] == escalations  # one urgent MRI head per escalation
-    assert imaging["radiation_msv"] == 0.0
+    assert imaging["by_code"]["mri_head_without_and_with_contrast"] == escalations  # one urgent MRI head each
+    # [1.1] the only other study: the urgent CT head of a thunderclap hand-off, never for other atypical ones
+    ct = imaging["by_code"].get("ct_head_without_contrast", 0)
+    assert set(imaging["by_code"]) <= {"mri_head_without_and_with_contrast", "ct_head_without_contrast"}
+    thunderclaps = result["field_values"]["presentation"]["headache"]["thunderclap"]
+    assert 0 < ct <= thunderclaps < result["final_states"]["refer_alternative_diagnosis"]
+    assert imaging["radiation_msv"] == pytest.approx(ct * params.dose_msv["☢☢☢"].value)
 
 
 def test_reflexive_imaging_orders_at_presentation_as_weighted(shipped: tuple[dict[str, Any], SimParams]) -> None:
@@ -113,8 +118,9 @@ def test_reflexive_imaging_orders_at_presentation_as_weighted(shipped: tuple[dic
     row = result["by_policy"]["reflexive_imaging"]
     by_code = row["imaging"]["by_code"]
     escalations = row["final_states"]["red_flag_escalation"]  # each also gets the urgent MRI head
+    thunderclap_ct = result["imaging"]["by_code"].get("ct_head_without_contrast", 0)  # the guideline's own CTs
     ordered = {
-        "ct_head_without_contrast": by_code.get("ct_head_without_contrast", 0),
+        "ct_head_without_contrast": by_code.get("ct_head_without_contrast", 0) - thunderclap_ct,
         "mri_head_without_and_with_contrast": by_code.get("mri_head_without_and_with_contrast", 0) - escalations,
     }
     for code, count in ordered.items():
@@ -123,7 +129,8 @@ def test_reflexive_imaging_orders_at_presentation_as_weighted(shipped: tuple[dic
     assert row["imaging"]["by_rating"]["usually_not_appropriate"] == sum(ordered.values())
     # radiation follows from the studies: every CT head at the dose the parameters give its RRL
     ct_dose = params.dose_msv["☢☢☢"].value
-    assert row["imaging"]["radiation_msv"] == pytest.approx(ordered["ct_head_without_contrast"] * ct_dose)
+    all_ct = ordered["ct_head_without_contrast"] + thunderclap_ct
+    assert row["imaging"]["radiation_msv"] == pytest.approx(all_ct * ct_dose)
     assert row["radiation_msv"] == pytest.approx(row["imaging"]["radiation_msv"] * summary.PER / N, abs=1e-3)
 
 

@@ -4,6 +4,8 @@ replayable counterexamples; the command line reports both."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import attrs
@@ -266,3 +268,25 @@ def test_a_gap_narrower_than_the_sampling_step_is_still_found(tmp_path: Path) ->
     report = json.loads(result.stdout)
     violated = {p["id"] for p in report["properties"] if not p["holds"]}
     assert "red_flag_escalates" in violated
+
+
+def test_broken_definition_fixtures_are_fresh_copies_of_the_shipped_definition() -> None:
+    # each fixture is the shipped definition with one mistake: regenerate them when the definition changes
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_broken_definitions.py"
+    result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("fixture", "props"),
+    [
+        ("window_before_atypical", {"presentation_routing", "thunderclap_never_leak_route"}),
+        ("debilitating_ignored", {"conservative_course", "debilitating_review_patches"}),
+        ("postural_loss_ignored", {"red_flag_escalates", "postural_loss_escalates"}),
+        ("ct_for_every_atypical_headache", {"atypical_hand_off_without_imaging"}),
+    ],
+)
+def test_each_contract_1_1_rule_broken_is_caught_by_its_property(fixture: str, props: set[str]) -> None:
+    broken = load(Path(__file__).resolve().parent / "broken_definitions" / f"{fixture}.toml")
+    violated = {r.id for r in verify(broken).results if not r.holds}
+    assert props <= violated

@@ -58,7 +58,7 @@ def test_the_stateful_test_catches_a_broken_definition(fixture: str, props: set[
     machine = pathway_machine(broken)
     with pytest.raises(AssertionError) as caught:
         run_state_machine_as_test(
-            machine, settings=settings(CI, max_examples=200, report_multiple_bugs=False, derandomize=True)
+            machine, settings=settings(CI, max_examples=400, report_multiple_bugs=False, derandomize=True)
         )
     named = {p.id for p in load_catalogue().properties if f"{p.id}:" in str(caught.value)}
     assert named and named <= props, str(caught.value)

@@ -71,7 +71,11 @@ DEFAULT_OVERLAY_OUT = Path("out") / "diagrams"
     default=None,
     help="JSON Lines event file ('-' for stdin): draw that patient's path over the pathway.",
 )
-@click.option("--patient", default=None, help="With --trace: the patient to draw from a multi-patient file.")
+@click.option(
+    "--patient",
+    default=None,
+    help="With --trace: the patient to draw from a multi-patient file (their latest episode).",
+)
 @click.option(
     "--frequencies",
     "frequencies_file",
@@ -176,7 +180,7 @@ def _trace(pathway: Pathway, path: str, patient: str | None) -> tuple[Trace, lis
         if not chosen:
             named = ", ".join(p for p in patients if p is not None) or "none named"
             fail(f"{path}: no patient {patient!r} (patients: {named})")
-        trace = chosen[0]
+        trace = chosen[-1]  # a patient's latest episode: the course a reviewer asks about
     elif len(traces) > 1:
         named = ", ".join(str(p) for p in patients)
         fail(f"{path}: {len(traces)} patients ({named}); choose one with --patient ID")
@@ -189,4 +193,4 @@ def _trace(pathway: Pathway, path: str, patient: str | None) -> tuple[Trace, lis
 
 def _concerns(error: EventError, trace: Trace) -> bool:
     # a line whose patient could not be read may belong to anyone: always report it
-    return error.patient is None or error.patient == trace.patient
+    return error.patient is None or error.course == (trace.patient, trace.episode)

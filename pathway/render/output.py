@@ -180,6 +180,8 @@ def trace_stem(pathway: Pathway, trace: Trace) -> str:
     if trace.patient is None:
         return f"{pathway.id}-trace"
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", trace.patient).strip("._") or "patient"
+    if trace.episode is not None:
+        safe += "-" + (re.sub(r"[^A-Za-z0-9._-]+", "_", trace.episode).strip("._") or "episode")
     return f"{pathway.id}-trace-{safe}"
 
 

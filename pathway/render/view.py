@@ -219,7 +219,8 @@ def _state_tooltip(pathway: Pathway, state: State) -> str:
     lines = [f"{state.title} ({state.id}): {state.text}"]
     for rec in state.recommendations:
         rating = f" [{rec.rating.replace('_', ' ')}, RRL {rec.rrl}]" if rec.rating else ""
-        lines.append(f"- {rec.code}{rating}: {rec.text} (source: {pathway.cite_text(rec.cite)})")
+        when = f" (when {rec.condition_words})" if rec.when is not None else ""
+        lines.append(f"- {rec.code}{rating}{when}: {rec.text} (source: {pathway.cite_text(rec.cite)})")
     lines.append(f"Source: {pathway.cite_text(state.cite)}")
     return "\n".join(lines)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from pathway.compiled import ACCEPTED, CompiledPathway, LeanRun
-from pathway.model import Pathway
+from pathway.model import Pathway, Recommendation
 from pathway.simulate.natural import ATYPICAL, NEVER, NaturalHistory
 from pathway.simulate.params import RELIEF, RESPONSES, SimParams
 from pathway.simulate.streams import Slot
@@ -101,7 +101,7 @@ class Clinician:
 
         # imaging a clinician orders on entering each state, by the state's own ratings
         policy = self.policy
-        self.orders: list[tuple[tuple[str, str, str, float], ...]] = []
+        self.orders: list[tuple[tuple[str, str, str, float, Recommendation], ...]] = []
         for state_id in compiled.state_ids:
             wanted = []
             for rec in pathway.state(state_id).recommendations:
@@ -109,7 +109,7 @@ class Clinician:
                     continue
                 chance = policy.order[rec.rating].value if rec.rating in policy.order else 0.0
                 if chance > 0.0:
-                    wanted.append((rec.code, rec.rating or "", rec.rrl or "", chance))
+                    wanted.append((rec.code, rec.rating or "", rec.rrl or "", chance, rec))
             self.orders.append(tuple(wanted))
         initial = {r.code: r for r in pathway.state(pathway.initial).recommendations if r.kind == "imaging"}
         self.at_presentation = [
@@ -168,7 +168,9 @@ class Clinician:
                 segments.append((target, minute))
                 if target == escalation and course.t_escalated is None:
                     course.t_escalated = minute
-                for code, rating, rrl, chance in orders[target]:
+                for code, rating, rrl, chance, rec in orders[target]:
+                    if rec.when is not None and not rec.applies(fields):
+                        continue  # an item for some entries only (e.g. a thunderclap hand-off)
                     if chance < 1.0:
                         u = draws["order_u"].item(j, min(order_next, Slot.MAX_ORDERS - 1))
                         order_next += 1

@@ -78,6 +78,33 @@ class EventChecks:
             f"not led to {bound.to!r}"
         )
 
+    def _never_leads_to(self, bound: Bound, slot: Hashable, move: Move) -> tuple[Hashable, str]:
+        if not move.accepted or not self.holds(bound.when, move.scope):
+            return slot, ""
+        wrong = [state for state in move.entered if state in bound.states]
+        if wrong:
+            return slot, f"{bound.when_text}: {describe_event(move.event)} led to {wrong[0]!r}"
+        return slot, ""
+
+    def _entry_recommends(self, bound: Bound, slot: Hashable, move: Move) -> tuple[Hashable, str]:
+        if not move.accepted or move.after != bound.state or not self.holds(bound.when, move.scope):
+            return slot, ""
+        given = {rec.code: rec for rec in self.pathway.state(bound.state).recommendations_for(move.event.fields)}
+        problems = []
+        for _, code, rating in bound.items:
+            if code not in given:
+                problems.append(f"no {code!r}")
+            elif rating is not None and given[code].rating != rating:
+                problems.append(f"{code!r} rated {given[code].rating!r}, not {rating!r}")
+        if bound.no_other_imaging:
+            listed = {code for _, code, _ in bound.items}
+            problems += [f"also {c!r}" for c, rec in given.items() if rec.kind == "imaging" and c not in listed]
+        if not problems:
+            return slot, ""
+        return slot, (
+            f"{bound.when_text}: {describe_event(move.event)} entered {bound.state!r} with {', '.join(problems)}"
+        )
+
     def _route(self, bound: Bound, slot: Hashable, move: Move) -> tuple[Hashable, str]:
         if move.before != bound.state or move.final_refusal:
             return slot, ""
@@ -183,9 +210,10 @@ def static_problems(pathway: Pathway, bound: Bound) -> list[str]:
     if bound.kind == "recommends":
         problems = []
         for state, code, rating in bound.items:
-            recs = {rec.code: rec for rec in pathway.state(state).recommendations}
+            # an item stated for the whole state must hold for every course: a conditional one does not count
+            recs = {rec.code: rec for rec in pathway.state(state).unconditional}
             if code not in recs:
-                problems.append(f"state {state!r} does not recommend {code!r}")
+                problems.append(f"state {state!r} does not recommend {code!r} to every course")
             elif rating is not None and recs[code].rating != rating:
                 problems.append(f"state {state!r} rates {code!r} {recs[code].rating!r}, not {rating!r}")
         return problems

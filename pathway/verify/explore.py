@@ -25,7 +25,16 @@ from pathway.facts import Facts
 from pathway.model import Pathway, Transition
 from pathway.verify.abstraction import EPOCH, Abstraction, at_text, describe_context
 from pathway.verify.checks import EventChecks, Memory, describe_event, static_problems
-from pathway.verify.properties import EVENT_KINDS, STATIC_KINDS, Bound, Catalogue, bind, condition_exprs, load_catalogue
+from pathway.verify.properties import (
+    EVENT_KINDS,
+    STATIC_KINDS,
+    TRACE_KINDS,
+    Bound,
+    Catalogue,
+    bind,
+    condition_exprs,
+    load_catalogue,
+)
 from pathway.verify.semantics import Move, Semantics
 
 Key = tuple[Any, ...]
@@ -497,7 +506,7 @@ def verify(pathway: Pathway, catalogue: Catalogue | None = None, stop_at_first: 
         if item.problem:
             results.append(Result(prop.id, prop.kind, prop.statement, cite, False, (Finding(item.problem),), 1))
             continue
-        if item.kind == "trace_consistent":
+        if item.kind in TRACE_KINDS:
             results.append(
                 Result(prop.id, prop.kind, prop.statement, cite, True, checked=False, note="checked at run time only")
             )

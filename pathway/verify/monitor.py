@@ -59,6 +59,7 @@ class Monitor:
         self.without_events = EventChecks(pathway, [b for b in usable if b.kind == "escalate" or not _reads_fields(b)])
         self.static = [b for b in usable if b.kind in ("imaging_rating", "recommends")]
         self.consistency = [b.id for b in usable if b.kind == "trace_consistent"]
+        self.named_courses = [b.id for b in usable if b.kind == "named_courses"]
         self.transitions = {(t.id, t.source): t for t in pathway.transitions}
 
     def check(self, trace: Trace, events: Iterable[Event] | None = None) -> list[Violation]:
@@ -72,13 +73,30 @@ class Monitor:
         violations += self._replay(trace, events)
         return violations
 
+    def check_stream(self, traces: Sequence[Trace]) -> list[Violation]:
+        """Properties of a whole stream: where some course names its patient, every course does."""
+        if not any(t.patient is not None for t in traces):
+            return []
+        unnamed = [t for t in traces if t.patient is None]
+        return [
+            Violation(
+                prop_id,
+                f"a course without a patient id beside {len(traces) - len(unnamed)} named ones: "
+                "a line that lost its patient started a course of its own",
+                first_line(trace),
+            )
+            for prop_id in self.named_courses
+            for trace in unnamed
+        ]
+
     # ------------------------------------------------------------ replaying the course
 
     def _replay(self, trace: Trace, events: Iterable[Event] | None) -> list[Violation]:
         by_line = None
         if events is not None:
             listed = list(events)
-            mine = [e for e in listed if e.patient == trace.patient] or listed  # a one-patient list may omit the id
+            # a one-course list may omit the ids
+            mine = [e for e in listed if e.course == (trace.patient, trace.episode)] or listed
             by_line = {e.line: e for e in mine}
         checks = self.with_events if by_line is not None else self.without_events
         steps_by_line: dict[int, list[Step]] = {}
@@ -102,7 +120,7 @@ class Monitor:
                     at = parse_time(at_text)
                 except ValueError:
                     continue
-                event = Event(line, name, at, at_text, {}, trace.patient)
+                event = Event(line, name, at, at_text, {}, trace.patient, trace.episode)
             move = self._move(state, facts, event, item)
             if move is None:
                 break  # the trace names a transition the pathway lacks: reported by trace_consistent
@@ -180,6 +198,16 @@ def monitor_for(pathway: Pathway) -> Monitor:
 def check_trace(pathway: Pathway, trace: Trace, events: Iterable[Event] | None = None) -> list[Violation]:
     """Every property violation one course shows (pass the course's events to check findings too)."""
     return monitor_for(pathway).check(trace, events)
+
+
+def check_stream(pathway: Pathway, traces: Sequence[Trace]) -> list[Violation]:
+    """Violations that only a whole stream shows (see Monitor.check_stream)."""
+    return monitor_for(pathway).check_stream(traces)
+
+
+def first_line(trace: Trace) -> int | None:
+    lines = [s.line for s in trace.steps] + [r.line for r in trace.rejected]
+    return min(lines) if lines else None
 
 
 def check_course(

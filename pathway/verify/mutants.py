@@ -24,7 +24,7 @@ import attrs
 from pathway import guards
 from pathway.events import Event
 from pathway.facts import Facts
-from pathway.model import RATINGS, Cite, Pathway, Transition
+from pathway.model import RATINGS, Cite, Pathway, State, Transition
 from pathway.verify.abstraction import Abstraction
 from pathway.verify.checks import static_problems
 from pathway.verify.explore import verify
@@ -165,10 +165,15 @@ def _map_guards(pathway: Pathway, fn: Callable[[guards.Expr], guards.Expr]) -> P
     def each(guard: guards.Expr | None) -> guards.Expr | None:
         return None if guard is None else fn(guard)
 
+    def conditions(state: State) -> State:
+        recs = tuple(attrs.evolve(r, when=each(r.when)) for r in state.recommendations)
+        return attrs.evolve(state, recommendations=recs)
+
     return attrs.evolve(
         pathway,
         transitions=tuple(attrs.evolve(t, guard=each(t.guard)) for t in pathway.transitions),
         rejections=tuple(attrs.evolve(r, guard=each(r.guard)) for r in pathway.rejections),
+        states=tuple(conditions(s) for s in pathway.states),
     )
 
 
@@ -296,6 +301,14 @@ def mutate_recommendation(pathway: Pathway) -> Iterator[Mutant]:
                 f"{state.id!r}: drop {rec.code!r}",
                 _with_state(pathway, state.id, recommendations=kept),
             )
+            if rec.when is not None:
+                for what, when in (("always", None), ("negated", guards.Not(rec.when))):
+                    changed = tuple(attrs.evolve(r, when=when) if r is rec else r for r in state.recommendations)
+                    yield Mutant(
+                        "mutate recommendation condition",
+                        f"{state.id!r}: {rec.code!r} condition {what}",
+                        _with_state(pathway, state.id, recommendations=changed),
+                    )
             if rec.kind != "imaging":
                 continue
             for rating in RATINGS:
@@ -359,14 +372,18 @@ def _content(pathway: Pathway) -> dict[str, Any]:
         state.id: (
             state.kind,
             bool(state.cite.ref),
-            tuple((r.code, r.kind, r.rating, r.rrl, bool(r.cite.ref)) for r in state.recommendations),
+            tuple((r.code, r.kind, r.rating, r.rrl, bool(r.cite.ref), r.when is None) for r in state.recommendations),
         )
         for state in pathway.states
     }
 
 
-def _observed(move: Move) -> tuple[Any, ...]:
-    return (move.accepted, move.entered, move.after, move.rule is not None or move.final_refusal, move.unsettled)
+def _observed(move: Move, pathway: Pathway) -> tuple[Any, ...]:
+    # the care plan a course gets on entry is part of what it observes (conditional items included)
+    plan = (
+        tuple(r.code for r in pathway.state(move.after).recommendations_for(move.event.fields)) if move.accepted else ()
+    )
+    return (move.accepted, move.entered, move.after, move.rule is not None or move.final_refusal, move.unsettled, plan)
 
 
 @attrs.frozen
@@ -418,7 +435,7 @@ def compare(original: Pathway, mutant: Pathway, catalogue: Catalogue | None = No
         here = key(state, facts, now)
         for event in abstraction.events_at(now):
             a, b = left.step(state, facts, event), right.step(state, facts, event)
-            if _observed(a) != _observed(b):
+            if _observed(a, original) != _observed(b, mutant):
                 what = f"on {event.name} in {state!r}: original {_outcome(a)}, mutant {_outcome(b)}"
                 return Comparison(False, what, _course(parent, here, event))
             if (

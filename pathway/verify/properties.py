@@ -23,18 +23,29 @@ from pathway.model import Pathway
 
 DEFAULT_PROPERTIES = Path(__file__).parent / "properties.toml"
 
-EVENT_KINDS = ("escalate", "route", "entered_only_via", "transient", "absorbing", "complete")
+EVENT_KINDS = (
+    "escalate",
+    "never_leads_to",
+    "route",
+    "entered_only_via",
+    "entry_recommends",
+    "transient",
+    "absorbing",
+    "complete",
+)
 """Kinds checked on every single event, by the runtime monitor and the explorer alike."""
 STATIC_KINDS = ("imaging_rating", "recommends", "cited")
 """Kinds checked on the definition itself."""
 GRAPH_KINDS = ("deterministic", "reachable", "can_finish", "bounded")
 """Kinds that need every reachable situation: only the explorer checks them."""
-TRACE_KINDS = ("trace_consistent",)
-"""Kinds that only make sense on a reported trace: only the monitor checks them."""
+TRACE_KINDS = ("trace_consistent", "named_courses")
+"""Kinds that only make sense on reported traces: only the monitor checks them (named_courses on a whole stream)."""
 KINDS = EVENT_KINDS + STATIC_KINDS + GRAPH_KINDS + TRACE_KINDS
 # the options each kind reads: a misspelt option must fail, not silently weaken its property
 OPTIONS: dict[str, tuple[str, ...]] = {
     "escalate": ("when", "to"),
+    "never_leads_to": ("when", "states"),
+    "entry_recommends": ("state", "when", "items", "no_other_imaging"),
     "can_finish": ("without",),
     "entered_only_via": ("when", "state", "via"),
     "imaging_rating": ("states", "rating"),
@@ -281,6 +292,7 @@ class Bound:
     rating: str = ""
     rules: tuple[Rule, ...] = ()
     items: tuple[tuple[str, str, str | None], ...] = ()  # (state, code, rating or None)
+    no_other_imaging: bool = False
 
     @property
     def id(self) -> str:
@@ -296,6 +308,13 @@ def _names(value: Any, what: str) -> tuple[str, ...]:
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
         raise UnboundError(f"'{what}' must be a name or a list of names")
     return tuple(items)
+
+
+def _item(state: str, item: Any) -> tuple[str, str, str | None]:
+    if not isinstance(item, Mapping) or not isinstance(item.get("code"), str):
+        raise UnboundError("each item needs a 'code'")
+    rating = item.get("rating")
+    return (state, str(item["code"]), None if rating is None else str(rating))
 
 
 def _bind_one(prop: Property, resolver: Resolver) -> Bound:
@@ -316,6 +335,24 @@ def _bind_one(prop: Property, resolver: Resolver) -> Bound:
     if kind == "escalate":
         when, text = cond("when")
         return Bound(prop, when=when, when_text=text, to=resolver.state(opts.get("to")))
+    if kind == "never_leads_to":
+        when, text = cond("when")
+        states = tuple(resolver.state(s) for s in _names(opts.get("states"), "states"))
+        return Bound(prop, when=when, when_text=text, states=states)
+    if kind == "entry_recommends":
+        when, text = cond("when")
+        state = resolver.state(opts.get("state"))
+        listed = opts.get("items", [])
+        if not isinstance(listed, list):
+            raise UnboundError("'items' must be a list of items")
+        return Bound(
+            prop,
+            when=when,
+            when_text=text,
+            state=state,
+            items=tuple(_item(state, item) for item in listed),
+            no_other_imaging=bool(opts.get("no_other_imaging", False)),
+        )
     if kind == "can_finish":
         when, text = cond("without", required=False)
         return Bound(prop, when=when, when_text=text)
@@ -338,11 +375,7 @@ def _bind_one(prop: Property, resolver: Resolver) -> Bound:
         items: list[tuple[str, str, str | None]] = []
         for state_id, listed in plan.items():
             state = resolver.state(state_id)
-            for item in listed if isinstance(listed, list) else [listed]:
-                if not isinstance(item, Mapping) or not isinstance(item.get("code"), str):
-                    raise UnboundError("each item needs a 'code'")
-                rating = item.get("rating")
-                items.append((state, str(item["code"]), None if rating is None else str(rating)))
+            items += [_item(state, item) for item in (listed if isinstance(listed, list) else [listed])]
         return Bound(prop, items=tuple(items))
     if kind == "route":
         state = resolver.state(opts.get("state"))

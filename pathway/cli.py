@@ -147,6 +147,13 @@ def describe(as_json: bool, markdown: bool, into: Path | None, pathway: Pathway)
         console.print(part)
 
 
+def entry() -> None:
+    """The `pathway` program: the command line, ended cleanly whatever happens (pathway.clean_exit)."""
+    from pathway.clean_exit import run as run_cleanly
+
+    run_cleanly(main)
+
+
 # Commands that live with their subsystem register themselves below, one line each.
 from pathway.demo import demo  # noqa: E402
 

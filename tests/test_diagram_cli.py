@@ -98,7 +98,7 @@ def test_regenerating_gives_identical_files(tmp_path: Path) -> None:
 def test_formats_may_be_repeated_or_comma_separated(tmp_path: Path) -> None:
     result = diagram("--format", "dot", "-f", "mermaid,dot", "--out", str(tmp_path))
     assert result.exit_code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pdph.dot", "pdph.mmd"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pdph.dot", "pdph.mmd", "run.json"]
 
 
 def test_unknown_format_is_a_one_line_error(tmp_path: Path) -> None:

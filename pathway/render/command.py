@@ -20,6 +20,7 @@ from pathway.cli_common import (
 from pathway.engine import PatientRun, run_stream
 from pathway.events import EventError
 from pathway.model import Pathway
+from pathway.outdir import OutputDir, OutputError
 from pathway.render.frequencies import FrequencyError, read_frequencies
 from pathway.render.output import (
     DEFAULT_FORMATS,
@@ -143,11 +144,12 @@ def diagram(
 
     missing_dot = not dot_available() and any(f in IMAGE_FORMATS for f in chosen)
     drawable = [f for f in chosen if f not in IMAGE_FORMATS] if missing_dot else list(chosen)
+    written = []
     try:
-        written = write_diagrams(pathway, directory, drawable, overlay, stem) if drawable else []
-    except DotMissing as err:
-        fail(str(err))
-    except DotFailed as err:
+        if drawable:
+            with OutputDir(directory, "diagram") as outdir:
+                written = write_diagrams(pathway, outdir, drawable, overlay, stem)
+    except (DotMissing, DotFailed, OutputError) as err:
         fail(str(err))
     except OSError as err:
         fail(f"{directory}: {err.strerror or err}")

@@ -7,6 +7,7 @@ file says which final state is "resolution", and that arrives as an argument.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from pathway.model import Pathway
+from pathway.outdir import OutputDir
 
 DPI = 120
 
@@ -32,15 +34,16 @@ def _title(pathway: Pathway, state: str) -> str:
     return pathway.state(state).title if state in pathway.state_ids else state
 
 
-def _save(figure: Figure, path: Path) -> Path:
+def _save(figure: Figure, out: OutputDir, name: str) -> Path:
     figure.tight_layout()
+    png = io.BytesIO()
     # no timestamps in the file, so the same summary gives the same bytes
-    figure.savefig(path, dpi=DPI, metadata={"Software": None})
+    figure.savefig(png, format="png", dpi=DPI, metadata={"Software": None})
     plt.close(figure)
-    return path
+    return out.write_bytes(name, png.getvalue())
 
 
-def time_to_end(summary: Mapping[str, Any], pathway: Pathway, resolution: str, path: Path) -> Path:
+def time_to_end(summary: Mapping[str, Any], pathway: Pathway, resolution: str, out: OutputDir, name: str) -> Path:
     """Share of the cohort that has reached each final state, by hours after presentation."""
     hist = summary["time_to_end_hist"]
     step = hist["step_h"]
@@ -72,10 +75,10 @@ def time_to_end(summary: Mapping[str, Any], pathway: Pathway, resolution: str, p
     right.set_xlabel("hours after presentation")
     right.set_ylabel("% of cohort")
     right.legend(fontsize=8, loc="upper left")
-    return _save(figure, path)
+    return _save(figure, out, name)
 
 
-def occupancy(summary: Mapping[str, Any], pathway: Pathway, path: Path) -> Path:
+def occupancy(summary: Mapping[str, Any], pathway: Pathway, out: OutputDir, name: str) -> Path:
     """Patients in each state, hour by hour after presentation (stacked)."""
     series: dict[str, list[int]] = summary["occupancy"]["states"]
     colours = _colours(pathway)
@@ -94,10 +97,10 @@ def occupancy(summary: Mapping[str, Any], pathway: Pathway, path: Path) -> Path:
     axis.set_xlabel("hours after presentation")
     axis.set_ylabel("patients")
     axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    return _save(figure, path)
+    return _save(figure, out, name)
 
 
-def outcomes(summary: Mapping[str, Any], pathway: Pathway, path: Path) -> Path:
+def outcomes(summary: Mapping[str, Any], pathway: Pathway, out: OutputDir, name: str) -> Path:
     """Final states per policy (share of each cohort)."""
     by_policy: Mapping[str, Any] = summary["by_policy"]
     states = [s for s in pathway.state_ids if pathway.state(s).final]
@@ -119,13 +122,13 @@ def outcomes(summary: Mapping[str, Any], pathway: Pathway, path: Path) -> Path:
     axis.set_xlabel("% of patients")
     axis.set_title(f"Outcome breakdown ({summary['patients']} patients per policy)")
     axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=3)
-    return _save(figure, path)
+    return _save(figure, out, name)
 
 
-def cohort_plots(summary: Mapping[str, Any], pathway: Pathway, resolution: str, out: Path) -> list[Path]:
-    """All three plots into ``out``; returns the files written."""
+def cohort_plots(summary: Mapping[str, Any], pathway: Pathway, resolution: str, out: OutputDir) -> list[Path]:
+    """All three plots into the run's directory; returns the files written."""
     return [
-        time_to_end(summary, pathway, resolution, out / "time_to_resolution.png"),
-        occupancy(summary, pathway, out / "occupancy.png"),
-        outcomes(summary, pathway, out / "outcomes.png"),
+        time_to_end(summary, pathway, resolution, out, "time_to_resolution.png"),
+        occupancy(summary, pathway, out, "occupancy.png"),
+        outcomes(summary, pathway, out, "outcomes.png"),
     ]

@@ -25,6 +25,7 @@ import attrs
 
 from pathway import compiled as compiled_engine
 from pathway import engine as psm_engine
+from pathway.clean_exit import reset_in_worker
 from pathway.compiled import CompiledPathway, LeanRun, compile_pathway
 from pathway.events import Event
 from pathway.loader import loads as load_definition
@@ -286,6 +287,7 @@ _WORKER_SPEC: CohortSpec | None = None
 
 def _init_worker(spec: CohortSpec) -> None:
     global _WORKER_SPEC
+    reset_in_worker()  # an interrupt is the parent's to handle; it then ends the pool quietly
     _WORKER_SPEC = spec
     context(spec)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -10,6 +9,7 @@ import resource
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from rich.table import Table
 
 from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, definition_option, fail
 from pathway.model import Pathway
+from pathway.outdir import OutputDir, OutputError
 
 if TYPE_CHECKING:  # the simulator pulls in numpy: imported when the command runs, not at CLI start
     from pathway.simulate.cohort import ChunkResult, CohortSpec
@@ -97,6 +98,55 @@ def overview(result: dict[str, Any]) -> Table:
     for state, count in result["open_states"].items():
         table.add_row(f"{state} (still open)", f"{count:,}", f"{100 * count / total:.1f}%")
     return table
+
+
+def _run_info(
+    patients: int,
+    seed: int,
+    policies: tuple[str, ...],
+    engine: str,
+    scheduler: str | None,
+    workers: int,
+    chunk_size: int,
+    elapsed: float,
+) -> dict[str, Any]:
+    """What run.json records besides the files (OutputDir writes it last, with every file and its size)."""
+    peak_kb = max(
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    )
+    return {
+        "patients": patients,
+        "seed": seed,
+        "policies": list(policies),
+        "engine": engine,
+        "scheduler": scheduler,
+        "workers": workers if engine == "local" else None,
+        "chunk_size": chunk_size,
+        "seconds": round(elapsed, 3),
+        "patients_per_second": round(patients / elapsed, 1) if elapsed else None,
+        "peak_rss_mb_largest_process": round(peak_kb / 1024, 1),
+        "python": platform.python_version(),
+    }
+
+
+@contextmanager
+def _finish(outdir: OutputDir, engine: str) -> Iterator[None]:
+    """The run inside its directory (manifest on success, partial files removed otherwise); failures in one line."""
+    try:
+        with outdir:
+            yield
+    except OutputError as err:
+        fail(str(err))
+    except OSError as err:  # e.g. the disk filled up while writing
+        fail(f"{outdir.path}: {err.strerror or err}")
+    except (OverflowError, ValueError) as err:  # parameters that put simulated times out of range
+        fail(f"the parameters give values out of range ({err}); check the time distributions in the parameter file")
+    except Exception as err:  # a worker or cluster failure: one line, not a traceback
+        from pathway.simulate.dask_backend import DaskUnavailable
+
+        if isinstance(err, DaskUnavailable) or engine == "dask":
+            fail(f"dask: {err}" if str(err) else f"dask: {type(err).__name__}")
+        raise
 
 
 @click.command()
@@ -233,10 +283,7 @@ def simulate(
     )
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
-    try:
-        files = CohortFiles(out, policies, events, outcomes, compress)
-    except OSError as err:
-        fail(f"{out}: {err.strerror or err}")
+    outdir = OutputDir(out, "simulate")
     progress = Progress(
         TextColumn("[bold]simulating[/bold] {task.description}"),
         BarColumn(),
@@ -249,54 +296,32 @@ def simulate(
     )
     task = progress.add_task(", ".join(policies), total=patients)
 
-    def sink(result: ChunkResult) -> None:
-        files.write(result)
-        progress.update(task, advance=result.stop - result.start)
-        progress.refresh()
+    with _finish(outdir, engine):
+        files = CohortFiles(outdir, policies, events, outcomes, compress)
 
-    try:
+        def sink(result: ChunkResult) -> None:
+            files.write(result)
+            progress.update(task, advance=result.stop - result.start)
+            progress.refresh()
+
+        results = _results(spec, patients, workers, chunk_size, engine, scheduler)
+        # closing the results at once (not when the traceback is freed) ends the workers of an interrupted run
         with files, progress:
-            totals = cohort.run(spec, patients, _results(spec, patients, workers, chunk_size, engine, scheduler), sink)
-    except OSError as err:  # e.g. the disk filled up while writing
-        fail(f"{out}: {err.strerror or err}")
-    except (OverflowError, ValueError) as err:  # parameters that put simulated times out of range
-        fail(f"the parameters give values out of range ({err}); check the time distributions in the parameter file")
-    except Exception as err:  # a worker or cluster failure: one line, not a traceback
-        from pathway.simulate.dask_backend import DaskUnavailable
+            try:
+                totals = cohort.run(spec, patients, results, sink)
+            finally:
+                getattr(results, "close", lambda: None)()
+        elapsed = time.perf_counter() - started
+        ctx = cohort.context(spec)
+        result = summary.build(totals, policies, ctx.compiled, ctx.params, seed, engine_check=check_engines)
+        written = [*files.paths, outdir.write_text("summary.json", summary.dumps(result))]
+        if plots:
+            from pathway.render.plots import cohort_plots
 
-        if isinstance(err, DaskUnavailable) or engine == "dask":
-            fail(f"dask: {err}" if str(err) else f"dask: {type(err).__name__}")
-        raise
-    elapsed = time.perf_counter() - started
-
-    ctx = cohort.context(spec)
-    result = summary.build(totals, policies, ctx.compiled, ctx.params, seed, engine_check=check_engines)
-    (out / "summary.json").write_text(summary.dumps(result), encoding="utf-8")
-    written = [*files.paths, out / "summary.json"]
-    if plots:
-        from pathway.render.plots import cohort_plots
-
-        written += cohort_plots(result, pathway, params.outcomes["resolution"], out)
-    peak_kb = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    )
-    run_info = {
-        "patients": patients,
-        "seed": seed,
-        "policies": list(policies),
-        "engine": engine,
-        "scheduler": scheduler,
-        "workers": workers if engine == "local" else None,
-        "chunk_size": chunk_size,
-        "seconds": round(elapsed, 3),
-        "patients_per_second": round(patients / elapsed, 1) if elapsed else None,
-        "peak_rss_mb_largest_process": round(peak_kb / 1024, 1),
-        "definition": pathway.source_path or "<text>",
-        "params": str(params_path) if params_path else params_name,
-        "python": platform.python_version(),
-        "files": [p.name for p in written],
-    }
-    (out / "run.json").write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
+            written += cohort_plots(result, pathway, params.outcomes["resolution"], outdir)
+        outdir.info = _run_info(patients, seed, policies, engine, scheduler, workers, chunk_size, elapsed)
+        outdir.info["definition"] = pathway.source_path or "<text>"
+        outdir.info["params"] = str(params_path) if params_path else params_name
 
     if not quiet:
         out_console = Console()

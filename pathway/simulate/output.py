@@ -3,37 +3,44 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import IO, Any
 
+from pathway.outdir import OutputDir
 from pathway.simulate.cohort import OUTCOME_COLUMNS, ChunkResult
 
 
-def artifact(out: Path, stem: str, suffix: str, policy: str, primary: str) -> Path:
+def artifact(stem: str, suffix: str, policy: str, primary: str) -> str:
     """events.jsonl for the first policy, events.<policy>.jsonl for the others of a comparison."""
-    return out / (f"{stem}{suffix}" if policy == primary else f"{stem}.{policy}{suffix}")
+    return f"{stem}{suffix}" if policy == primary else f"{stem}.{policy}{suffix}"
 
 
 class CohortFiles:
-    """Open per-policy event and outcome files; ``write`` appends one chunk."""
+    """Per-policy event and outcome files of one run; ``write`` appends one chunk.
 
-    def __init__(self, out: Path, policies: tuple[str, ...], events: bool, outcomes: bool, compress: bool) -> None:
-        out.mkdir(parents=True, exist_ok=True)
-        self.paths: list[Path] = []
+    They are written under temporary names (OutputDir.start) and take their real names
+    only when the whole cohort has been written: an interrupted run leaves no file that
+    looks complete.
+    """
+
+    def __init__(self, out: OutputDir, policies: tuple[str, ...], events: bool, outcomes: bool, compress: bool) -> None:
+        self.out = out
+        self.names: list[str] = []
         self.events: dict[str, IO[bytes]] = {}
         self.outcomes: dict[str, IO[str]] = {}
         primary = policies[0]
         for policy in policies:
             if events:
-                path = artifact(out, "events", ".jsonl.gz" if compress else ".jsonl", policy, primary)
-                self.events[policy] = path.open("wb")
-                self.paths.append(path)
+                name = artifact("events", ".jsonl.gz" if compress else ".jsonl", policy, primary)
+                self.events[policy] = out.start(name)
+                self.names.append(name)
             if outcomes:
-                path = artifact(out, "outcomes", ".csv", policy, primary)
-                handle = path.open("w", encoding="utf-8", newline="")
+                name = artifact("outcomes", ".csv", policy, primary)
+                handle = io.TextIOWrapper(out.start(name), encoding="utf-8", newline="")
                 csv.writer(handle, lineterminator="\n").writerow(OUTCOME_COLUMNS)
                 self.outcomes[policy] = handle
-                self.paths.append(path)
+                self.names.append(name)
 
     def write(self, result: ChunkResult) -> None:
         for policy, blob in result.events.items():
@@ -41,14 +48,24 @@ class CohortFiles:
         for policy, text in result.outcomes.items():
             self.outcomes[policy].write(text)
 
-    def close(self) -> None:
-        for events in self.events.values():
-            events.close()
-        for outcomes in self.outcomes.values():
-            outcomes.close()
+    def close(self, failed: bool = False) -> None:
+        handles: list[IO[Any]] = [*self.events.values(), *self.outcomes.values()]
+        for handle in handles:
+            try:
+                handle.close()
+            except OSError:
+                if not failed:
+                    raise  # the disk filled up on the last bytes: the run failed after all
+
+    @property
+    def paths(self) -> list[Path]:
+        return [self.out.path / name for name in self.names]
 
     def __enter__(self) -> CohortFiles:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, kind: Any, *exc: Any) -> None:
+        self.close(failed=kind is not None)  # after a failure, files that will not close are discarded anyway
+        if kind is None:
+            for name in self.names:
+                self.out.finish(name)

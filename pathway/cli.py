@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from rich.console import Console
 
 from pathway import compiled
-from pathway.cli_common import (
-    EXIT_INPUT,
-    EXIT_OK,
-    EXIT_REJECTED,
-    EXIT_VIOLATION,
-    definition_option,
-    fail,
-    in_line_order,
-    input_problems,
-    read_event_file,
-)
-from pathway.engine import run_stream
-from pathway.events import Event
+from pathway.cli_common import EXIT_INPUT, EXIT_OK, EXIT_REJECTED, EXIT_VIOLATION, definition_option, fail
+from pathway.courses import CourseRun
+from pathway.engine import PatientRun
 from pathway.model import Pathway
+from pathway.outdir import write_atomically
+from pathway.replay import Outcome, replay
 from pathway.report import pathway_view, trace_view
-from pathway.trace import trace_json
-from pathway.verify.monitor import check_stream, check_trace
+from pathway.safe_text import json_line, shown
+from pathway.stream import open_events
+from pathway.trace import Trace, trace_json_text
+from pathway.verify.monitor import monitor_for
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,44 +62,49 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
       1  a course broke a safety property (only possible with a --definition that
          `pathway verify` rejects); each violation is reported on stderr
     """
-    events, errors = read_event_file(events_file, pathway)
-    runner = compiled.run_stream if engine == "compiled" else run_stream
-    traces = list(runner(pathway, in_line_order(events, errors)))
-    by_course: dict[tuple[str | None, str | None], list[Event]] = {}
-    for event in events:
-        by_course.setdefault(event.course, []).append(event)
-    violations = {
-        id(trace): check_trace(pathway, trace, by_course.get((trace.patient, trace.episode), [])) for trace in traces
-    }
-    if as_json:
-        for trace in traces:
-            report = trace_json(trace, pathway)
-            report["monitor"] = [v.to_json() for v in violations[id(trace)]]
-            click.echo(json.dumps(report, ensure_ascii=False))
+    if engine == "compiled":
+        table = compiled.compile_pathway(pathway)
+        start: Callable[[str | None, str | None], CourseRun] = lambda p, e: compiled.TracedRun(table, p, e)  # noqa: E731
     else:
-        console = Console()
-        for trace in traces:
-            console.print(trace_view(trace, pathway))
-        if not traces and not errors:
-            console.print("no events")
-    problems = input_problems(errors, traces)
-    for problem in problems:
-        click.echo(problem, err=True)
-    for trace in traces:
-        for violation in violations[id(trace)]:
-            who = f"patient {trace.patient}: " if trace.patient is not None else ""
-            who += f"episode {trace.episode}: " if trace.episode is not None else ""
-            click.echo(f"monitor: {who}{violation}", err=True)
-    if problems:
+        start = lambda p, e: PatientRun(pathway, p, e)  # noqa: E731
+    console = Console()
+    outcome = Outcome()
+    reported = 0
+    try:
+        with open_events(events_file) as source:
+            for trace, violations in replay(source, pathway, start, _problem, outcome):
+                reported += 1
+                if as_json:
+                    extra = {"monitor": [v.to_json() for v in violations]}
+                    sys.stdout.writelines(trace_json_text(trace, pathway, extra))
+                    sys.stdout.write("\n")
+                else:
+                    console.print(trace_view(trace, pathway))
+                for violation in violations:
+                    click.echo(f"monitor: {_who(trace)}{shown(str(violation))}", err=True)
+    except OSError as err:
+        if err.filename is None:
+            raise  # writing the output failed: clean_exit reports it
+        fail(f"{events_file}: {err.strerror or err}")
+    if not reported and not outcome.input_problems and not as_json:
+        console.print("no events")
+    if outcome.input_problems:
         sys.exit(EXIT_INPUT)
-    stream_violations = check_stream(pathway, traces)
+    stream_violations = monitor_for(pathway).check_named(outcome.named, outcome.unnamed)
     for violation in stream_violations:
         click.echo(f"monitor: {violation}", err=True)
-    if any(violations.values()) or stream_violations:
+    if outcome.violated or stream_violations:
         sys.exit(EXIT_VIOLATION)
-    if any(r.kind != "malformed" for t in traces for r in t.rejected):
-        sys.exit(EXIT_REJECTED)
-    sys.exit(EXIT_OK)
+    sys.exit(EXIT_REJECTED if outcome.refused else EXIT_OK)
+
+
+def _problem(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _who(trace: Trace) -> str:
+    who = f"patient {shown(trace.patient)}: " if trace.patient is not None else ""
+    return who + (f"episode {shown(trace.episode)}: " if trace.episode is not None else "")
 
 
 @main.command()
@@ -131,7 +130,7 @@ def describe(as_json: bool, markdown: bool, into: Path | None, pathway: Pathway)
             click.echo(tables)
             return
         try:
-            into.write_text(replace_in(into.read_text(encoding="utf-8"), tables), encoding="utf-8")
+            write_atomically(into, replace_in(into.read_text(encoding="utf-8"), tables).encode("utf-8"))
         except (ValueError, UnicodeDecodeError) as err:
             fail(f"{into}: {err}")
         except OSError as err:
@@ -140,7 +139,7 @@ def describe(as_json: bool, markdown: bool, into: Path | None, pathway: Pathway)
     if as_json:
         from pathway.describe_json import pathway_json
 
-        click.echo(json.dumps(pathway_json(pathway), ensure_ascii=False, indent=2))
+        click.echo(json_line(pathway_json(pathway), indent=2))
         return
     console = Console()
     for part in pathway_view(pathway):

@@ -10,9 +10,11 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from pathway.events import Event, EventError, read_events, refuse_unnamed
+from pathway.events import Event, EventError
 from pathway.loader import DEFAULT_DEFINITION, DefinitionError, load
 from pathway.model import Pathway
+from pathway.safe_text import shown
+from pathway.stream import index, items, open_events
 from pathway.trace import Trace
 
 EXIT_OK = 0
@@ -24,7 +26,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
-    click.echo(f"pathway: error: {message}", err=True)
+    # messages quote file names and ids from the command line and the input: shown escaped, on one line
+    click.echo(f"pathway: error: {shown(message)}", err=True)
     sys.exit(code)
 
 
@@ -53,20 +56,19 @@ def definition_option(fn: F) -> F:
 
 
 def read_event_file(path: str, pathway: Pathway) -> tuple[list[Event], list[EventError]]:
-    """All usable events of a JSONL file (or '-' for stdin) and the errors of the rest."""
+    """All usable events of a JSONL file (or '-' for stdin) and the errors of the rest (for short files:
+    `pathway run` streams instead, see pathway.replay)."""
     events: list[Event] = []
     errors: list[EventError] = []
     try:
-        stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+        with open_events(path) as source:
+            for item in items(source, pathway, index(source)):
+                if isinstance(item, EventError):
+                    errors.append(item)
+                else:
+                    events.append(item)
     except OSError as err:
         fail(f"{path}: {err.strerror or err}")
-    with stream:
-        items = refuse_unnamed(list(read_events(stream, pathway)))
-        for item in items:
-            if isinstance(item, EventError):
-                errors.append(item)
-            else:
-                events.append(item)
     return events, errors
 
 

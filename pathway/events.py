@@ -217,6 +217,45 @@ def _stopping_when_too_long(lines: Iterable[str | bytes]) -> Iterator[str | byte
         yield err
 
 
+def decode_line(number: int, raw: str | bytes) -> Any:
+    """One line as the JSON value it holds: None for a blank line, an EventError when it is not JSON."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return EventError(number, "not UTF-8 text")
+    else:
+        text = raw
+    if number == 1:
+        text = text.removeprefix("\ufeff")  # a byte-order mark some editors add
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
+    except json.JSONDecodeError as err:
+        return EventError(number, f"not valid JSON: {err.msg} at column {err.colno}")
+    except ValueError as err:
+        return EventError(number, f"not valid JSON: {err}")
+    except RecursionError:
+        return EventError(number, "not valid JSON: nested too deeply")
+
+
+def course_named(record: Any) -> tuple[str | None, str | None] | None:
+    """(patient, episode) a decoded line names, as parse_record will read them (None: not an object).
+
+    A line that fails validation keeps the ids it named, so its refusal goes to its course;
+    one whose ids cannot be read belongs to no patient.
+    """
+    if not isinstance(record, dict):
+        return None
+    if any(has_surrogate(k) or (isinstance(v, str) and has_surrogate(v)) for k, v in record.items()):
+        return (None, None)
+    patient, episode = record.get("patient"), record.get("episode")
+    if not isinstance(patient, str):
+        return (None, episode if isinstance(episode, str) else None)
+    return (patient, episode if isinstance(episode, str) else None)
+
+
 def read_events(lines: Iterable[str | bytes], pathway: Pathway) -> Iterator[Event | EventError]:
     """Each non-blank line (text, or bytes decoded as UTF-8) as an Event or, when it cannot be used, an EventError.
 
@@ -226,47 +265,24 @@ def read_events(lines: Iterable[str | bytes], pathway: Pathway) -> Iterator[Even
         if isinstance(raw, LineTooLong):
             yield EventError(number, str(raw))
             return
-        if isinstance(raw, bytes):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield EventError(number, "not UTF-8 text")
-                continue
-        else:
-            text = raw
-        if number == 1:
-            text = text.removeprefix("\ufeff")  # a byte-order mark some editors add
-        if not text.strip():
+        record = decode_line(number, raw)
+        if record is None:
             continue
-        try:
-            record = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
-        except json.JSONDecodeError as err:
-            yield EventError(number, f"not valid JSON: {err.msg} at column {err.colno}")
-            continue
-        except ValueError as err:
-            yield EventError(number, f"not valid JSON: {err}")
-            continue
-        except RecursionError:
-            yield EventError(number, "not valid JSON: nested too deeply")
-            continue
-        yield parse_record(record, number, pathway)
+        yield record if isinstance(record, EventError) else parse_record(record, number, pathway)
 
 
-def refuse_unnamed(items: list[Event | EventError]) -> list[Event | EventError]:
-    """In a stream where some line names a patient, a line that names none is malformed.
+UNNAMED = "missing: other lines of this stream name their patient, so every line must"
+
+
+def unnamed_refusal(item: Event | EventError) -> Event | EventError:
+    """``item`` in a stream where other lines name their patient: an Event naming none is refused.
 
     Such a line must not start a course of its own: a presentation whose patient id was lost
     would otherwise be reported as a patient with no dural puncture (contract section 3).
     """
-    if not any(item.patient is not None for item in items if isinstance(item, Event)):
-        return items
-    problem = "missing: other lines of this stream name their patient, so every line must"
-    return [
-        EventError(item.line, problem, "patient", None, item.episode)
-        if isinstance(item, Event) and item.patient is None
-        else item
-        for item in items
-    ]
+    if isinstance(item, Event) and item.patient is None:
+        return EventError(item.line, UNNAMED, "patient", None, item.episode)
+    return item
 
 
 def dumps(event: Event) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
@@ -12,6 +13,7 @@ from rich.text import Text
 
 from pathway import guards
 from pathway.model import Pathway, Recommendation
+from pathway.safe_text import shown
 from pathway.trace import Trace
 
 _RATING_STYLE = {
@@ -39,6 +41,24 @@ def recommendations_table(recs: tuple[Recommendation, ...], pathway: Pathway, so
     return table
 
 
+SHOWN_ROWS = 200
+"""Rows of a course's table on the terminal; a longer course shows its first and last rows
+(`pathway run --json` lists every one)."""
+
+Row = TypeVar("Row")
+
+
+def _elided(rows: Sequence[Row], table: Table, columns: int) -> Iterator[Row]:
+    """The rows to show, with one row saying how many in the middle were left out."""
+    if len(rows) <= SHOWN_ROWS:
+        yield from rows
+        return
+    half = SHOWN_ROWS // 2
+    yield from rows[:half]
+    table.add_row("…", f"{len(rows) - 2 * half:,} more (pathway run --json lists them all)", *[""] * (columns - 2))
+    yield from rows[-half:]
+
+
 def trace_view(trace: Trace, pathway: Pathway) -> RenderableType:
     """One patient's course as a table, with where it ended and what to do now."""
     steps = Table(show_header=True, header_style="bold", expand=False)
@@ -47,7 +67,7 @@ def trace_view(trace: Trace, pathway: Pathway) -> RenderableType:
     steps.add_column("event", overflow="fold")
     steps.add_column("transition", overflow="fold")
     steps.add_column("because", overflow="fold")
-    for step in trace.steps:
+    for step in _elided(trace.steps, steps, 5):
         move = step.source if step.source == step.target else f"{step.source} → {step.target}"
         steps.add_row(
             str(step.line),
@@ -62,13 +82,13 @@ def trace_view(trace: Trace, pathway: Pathway) -> RenderableType:
         rejected.add_column("line", justify="right")
         rejected.add_column("event", overflow="fold")
         rejected.add_column("reason", overflow="fold")
-        for item in trace.rejected:
+        for item in _elided(trace.rejected, rejected, 3):
             rejected.add_row(str(item.line), Text(item.event or "(unreadable)"), Text(item.reason))
         parts.append(rejected)
     state = pathway.state(trace.state)
     parts.append(Text.assemble(("now: ", "bold"), (state.title, "bold cyan"), f"  ({state.text})"))
     parts.append(recommendations_table(state.recommendations, pathway, sources=False))
-    title = escape(f"patient {trace.patient}") if trace.patient is not None else "course"
+    title = escape(f"patient {shown(trace.patient)}") if trace.patient is not None else "course"
     subtitle = "final" if trace.final else "in progress"
     return Panel(Group(*parts), title=title, subtitle=subtitle)
 

@@ -63,7 +63,7 @@ def _exit_code(command: click.Command, args: list[str] | None) -> int:
     try:
         result: Any = command.main(args=args, prog_name="pathway", standalone_mode=False)
     except SystemExit as done:
-        if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # click's own answer to a closed pipe: exit(1)
+        if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):  # click's answer to a closed pipe: exit(1)
             return EXIT_SIGPIPE
         code = done.code
         return code if isinstance(code, int) else (0 if code is None else 1)

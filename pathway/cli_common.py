@@ -25,6 +25,20 @@ EXIT_REJECTED = 3
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class OutputDirectory(click.Path):
+    """--out: a directory name, never empty (click would read "" as the current directory)."""
+
+    name = "directory"
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty directory name; give a directory, e.g. out/run", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
     # messages quote file names and ids from the command line and the input: shown escaped, on one line
     click.echo(f"pathway: error: {shown(message)}", err=True)

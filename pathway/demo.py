@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from pathway.cli_common import EXIT_VIOLATION, definition_option, fail, in_line_order, read_event_file
+from pathway.cli_common import EXIT_VIOLATION, OutputDirectory, definition_option, fail, in_line_order, read_event_file
 from pathway.engine import run_stream
 from pathway.model import Pathway
 from pathway.outdir import MANIFEST, OutputDir, OutputError
@@ -49,7 +49,7 @@ def write_example_traces(
 @click.command()
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputDirectory(),
     default=Path("out/demo"),
     show_default=True,
     help="Directory for everything the demo writes.",

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -193,7 +194,10 @@ class OutputDir:
             with suppress(FileExistsError):
                 os.mkdir(base, 0o755, dir_fd=above)
             fd = os.open(base, _OPEN_DIR, dir_fd=above)
-        except OSError as err:
+        except OSError:
+            with suppress(OSError):  # O_NOFOLLOW on a link to a directory says only "not a directory"
+                if stat.S_ISLNK(os.stat(base, dir_fd=above, follow_symlinks=False).st_mode):
+                    err = OSError(errno.ELOOP, "")
             raise OutputError(f"{self.path / folder}: {_problem(err)}") from None
         self._dirs[folder] = fd
         self._remove_partials(folder)

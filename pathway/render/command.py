@@ -11,6 +11,7 @@ from pathway.cli_common import (
     EXIT_INPUT,
     EXIT_OK,
     EXIT_VIOLATION,
+    OutputDirectory,
     definition_option,
     fail,
     in_line_order,
@@ -56,7 +57,7 @@ DEFAULT_OVERLAY_OUT = Path("out") / "diagrams"
 @click.option(
     "--out",
     "-o",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputDirectory(),
     default=None,
     help=f"Directory to write into. Default: {DEFAULT_OUT}/ (with --trace or --frequencies: {DEFAULT_OVERLAY_OUT}/).",
 )

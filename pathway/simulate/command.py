@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, definition_option, fail
+from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, OutputDirectory, definition_option, fail
 from pathway.model import Pathway
 from pathway.outdir import OutputDir, OutputError
 
@@ -167,7 +167,7 @@ def _finish(outdir: OutputDir, engine: str) -> Iterator[None]:
 )
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputDirectory(),
     default=Path("out/simulate"),
     show_default=True,
     help="Directory for summary.json, run.json, outcomes, events and plots.",

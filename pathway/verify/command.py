@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, definition_option, fail
+from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, OutputDirectory, definition_option, fail
 from pathway.model import Pathway
 from pathway.outdir import OutputDir, OutputError
 from pathway.safe_text import json_line
@@ -258,7 +258,7 @@ def _mutation(pathway: Pathway, catalogue: Catalogue, quiet: bool) -> MutationRe
 @click.option("--json", "as_json", is_flag=True, help="The verdict as one JSON object.")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputDirectory(),
     default=None,
     help="Write every counterexample to DIR/<property>.jsonl (replay with `pathway run`).",
 )

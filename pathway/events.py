@@ -207,7 +207,8 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
     for field_spec in spec.fields:
         if field_spec.required and field_spec.name not in fields:
             return EventError(line, f"missing (required for event {name!r})", field_spec.name, patient, episode)
-    return Event(line, name, at, at_text, fields, patient, episode)
+    # the vocabulary's own string: a long course holds one copy of each event name, not one per line
+    return Event(line, spec.name, at, at_text, fields, patient, episode)
 
 
 def _stopping_when_too_long(lines: Iterable[str | bytes]) -> Iterator[str | bytes | LineTooLong]:

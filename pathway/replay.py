@@ -53,9 +53,6 @@ def replay(
     """
     found = index(source)
     monitor = monitor_for(pathway)
-    ends: dict[int, list[Course]] = {}
-    for course, line in found.last_line.items():
-        ends.setdefault(line, []).append(course)
     courses: dict[Course, _Open] = {}
     orphans: list[EventError] = []
     started = False
@@ -93,9 +90,10 @@ def replay(
                 course_of(item.course).run.rejected.append(malformed_refusal(item))
         else:
             _send(course_of(item.course), item, problem, outcome)
-        for course in ends.pop(item.line, ()):
-            if course in courses:
-                yield finish(course)
+        if found.ends_course(item.line) and item.course in courses:
+            yield finish(item.course)
+        if item.line == found.last_unnamed and UNNAMED in courses:
+            yield finish(UNNAMED)
     if orphans and not started:
         course_of(UNNAMED)  # nothing else to report them with: a course of the unreadable lines alone
     for course in list(courses):  # only courses whose lines the index placed elsewhere; none in practice

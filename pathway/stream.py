@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
@@ -38,14 +39,20 @@ UNNAMED: Course = (None, None)
 
 @attrs.define
 class StreamIndex:
-    """What the first pass learnt: where each course ends, and whether any line names a patient.
+    """What the first pass learnt: on which lines a course ends, and whether any line names a patient.
 
-    A line whose patient cannot be read may belong to the unnamed course: it counts as a
-    line of that course, so the unnamed course is never reported before such a line.
+    ``ends[n]`` is true when line n is the last of its course; it costs a byte per line, and
+    nothing per course. A line whose patient cannot be read may belong to the unnamed course:
+    it counts as that course's line (``last_unnamed``), so the unnamed course is never
+    reported before such a line.
     """
 
     named: bool = False
-    last_line: dict[Course, int] = attrs.Factory(dict)
+    ends: bytearray = attrs.Factory(bytearray)
+    last_unnamed: int = 0
+
+    def ends_course(self, line: int) -> bool:
+        return line < len(self.ends) and bool(self.ends[line])
 
 
 class EventSource:
@@ -87,26 +94,42 @@ def _copy(handle: IO[bytes]) -> Iterator[IO[bytes]]:
 
 
 def index(source: EventSource) -> StreamIndex:
-    """The first pass: the last line of every course, and whether any line names a patient."""
+    """The first pass: the lines that end a course, and whether any line names a patient."""
     found = StreamIndex()
-    last = found.last_line
+    keys = array("q")  # per line, a 64-bit digest of its course (0: none): 8 bytes a line, no object per course
     number = 0
     try:
         for number, raw in enumerate(source.lines(), start=1):
             record = decode_line(number, raw)
-            if record is None:
-                continue
-            course = course_named(record) if not isinstance(record, EventError) else None
-            if course is None or course[0] is None:
-                last[UNNAMED] = number  # an unreadable or unnamed line may be the unnamed course's
-                if course is not None:
-                    last[course] = number
-            else:
-                last[course] = number
-                found.named = True
+            course = None if record is None or isinstance(record, EventError) else course_named(record)
+            if record is not None and (course is None or course[0] is None):
+                found.last_unnamed = number  # an unreadable or unnamed line may be the unnamed course's
+            found.named |= course is not None and course[0] is not None
+            keys.append(_digest(course) if course is not None and course != UNNAMED else 0)
     except LineTooLong:
-        last[UNNAMED] = number + 1
+        found.last_unnamed = number + 1
+    found.ends = _last_of_each(keys)
     return found
+
+
+def _digest(course: Course) -> int:
+    # two courses sharing a digest (odds about 1 in 10^7 for a million courses) only delay the report
+    # of the one that ends first to the end of the stream: nothing is lost or merged
+    return hash(course) or 1
+
+
+def _last_of_each(keys: array[int]) -> bytearray:
+    ends = bytearray(len(keys) + 2)  # by line number, with room for a line-too-long error after the last
+    if not keys:
+        return ends
+    import numpy as np
+
+    digests = np.frombuffer(keys, dtype=np.int64)[::-1]
+    unique, first_from_end = np.unique(digests, return_index=True)
+    lines = len(keys) - first_from_end  # 1-based line numbers of each digest's last line
+    marks = np.frombuffer(ends, dtype=np.uint8)
+    marks[lines[unique != 0]] = 1
+    return ends
 
 
 def items(source: EventSource, pathway: Pathway, found: StreamIndex) -> Iterator[Event | EventError]:

@@ -41,7 +41,12 @@ def main() -> None:
 
 @main.command()
 @click.argument("events_file", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per patient (CLINICAL.md section 6).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per patient (contract section 6, docs/clinical-contract.md).",
+)
 @click.option(
     "--engine",
     type=click.Choice(["psm", "compiled"]),

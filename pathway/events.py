@@ -1,4 +1,4 @@
-"""The event stream of CLINICAL.md section 3: JSON Lines in, validated records out.
+"""The event stream of the contract (docs/clinical-contract.md) section 3: JSON Lines in, validated records out.
 
 The vocabulary (event names, fields, types, allowed values) comes from the loaded
 pathway definition; this module only knows the envelope every record shares:

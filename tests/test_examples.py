@@ -1,4 +1,4 @@
-"""Every shipped example reports what examples/expected.toml (written from CLINICAL.md) says."""
+"""Every shipped example reports what examples/expected.toml (written from the contract) says."""
 
 from __future__ import annotations
 

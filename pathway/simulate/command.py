@@ -186,7 +186,7 @@ def simulate(
     """Simulate N patients presenting with a headache after a dural puncture.
 
     A stochastic generator draws each patient's natural history from the parameter
-    file (every number cited), a simulated clinician sends the events of CLINICAL.md
+    file (every number cited), a simulated clinician sends the events of the contract
     section 3 under the chosen policy, and the pathway decides every state. Runs are
     reproducible: the same seed gives the same summary.json whatever the workers,
     chunk size or engine. events.jsonl replays through `pathway run` to the same outcomes.

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from pathway import compiled
 from pathway.cli_common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -21,15 +20,27 @@ from pathway.cli_common import (
     input_problems,
     read_event_file,
 )
-from pathway.engine import run_stream
 from pathway.events import Event
 from pathway.model import Pathway
-from pathway.report import pathway_view, trace_view
-from pathway.trace import trace_json
-from pathway.verify.monitor import check_stream, check_trace
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subsystem commands are imported on first use, so `pathway run` starts fast."""
+
+    lazy: dict[str, str] = {}  # noqa: RUF012 (filled once, below)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pdph-pathway")
 def main() -> None:
     """The ACR post-dural puncture headache (PDPH) pathway as a declarative state machine.
@@ -73,6 +84,12 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
       1  a course broke a safety property (only possible with a --definition that
          `pathway verify` rejects); each violation is reported on stderr
     """
+    # imported here, not at the top: each command loads only the machinery it uses (start-up time)
+    from pathway import compiled
+    from pathway.engine import run_stream
+    from pathway.trace import trace_json
+    from pathway.verify.monitor import check_stream, check_trace
+
     events, errors = read_event_file(events_file, pathway)
     runner = compiled.run_stream if engine == "compiled" else run_stream
     traces = list(runner(pathway, in_line_order(events, errors)))
@@ -88,6 +105,10 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
             report["monitor"] = [v.to_json() for v in violations[id(trace)]]
             click.echo(json.dumps(report, ensure_ascii=False))
     else:
+        from rich.console import Console
+
+        from pathway.report import trace_view
+
         console = Console()
         for trace in traces:
             console.print(trace_view(trace, pathway))
@@ -147,21 +168,21 @@ def describe(as_json: bool, markdown: bool, into: Path | None, pathway: Pathway)
 
         click.echo(json.dumps(pathway_json(pathway), ensure_ascii=False, indent=2))
         return
+    from rich.console import Console
+
+    from pathway.report import pathway_view
+
     console = Console()
     for part in pathway_view(pathway):
         console.print(part)
 
 
-# Commands that live with their subsystem register themselves below, one line each.
-from pathway.demo import demo  # noqa: E402
-
-main.add_command(demo)
-from pathway.render.command import diagram  # noqa: E402
-
-main.add_command(diagram)
-from pathway.verify.command import cmd as verify_cmd  # noqa: E402
-
-main.add_command(verify_cmd)
-from pathway.simulate.command import simulate  # noqa: E402
-
-main.add_command(simulate)
+# Commands that live with their subsystem: one line each, "module:attribute". A command's module
+# (and so its machinery: numpy, matplotlib, the verifier...) is imported only when it runs.
+LAZY_COMMANDS: dict[str, str] = {
+    "demo": "pathway.demo:demo",
+    "diagram": "pathway.render.command:diagram",
+    "verify": "pathway.verify.command:cmd",
+    "simulate": "pathway.simulate.command:simulate",
+}
+main.lazy = LAZY_COMMANDS

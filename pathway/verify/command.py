@@ -16,9 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, definition_option, fail
+from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, definition_option, fail, write_atomic
 from pathway.model import Pathway
 from pathway.verify.abstraction import AbstractionTooLarge
+from pathway.verify.ci_formats import junit_xml, sarif_text
 from pathway.verify.explore import Coverage, Finding, Verification, verify
 from pathway.verify.mutants import MutationReport, run_mutants
 from pathway.verify.properties import DEFAULT_PROPERTIES, Catalogue, PropertyError, cite_text, load_catalogue
@@ -237,6 +238,22 @@ def show_mutation(console: Console, report: MutationReport) -> None:
     help="Write every counterexample to DIR/<property>.jsonl (replay with `pathway run`).",
 )
 @click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the verdict as JUnit XML to FILE: one test case per property (failed: violated; "
+    "skipped: checked at run time only), for CI dashboards.",
+)
+@click.option(
+    "--sarif",
+    "sarif_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the verdict as SARIF 2.1.0 to FILE: one rule per property, one error per violation "
+    "with its counterexample, for code-scanning dashboards.",
+)
+@click.option(
     "--mutants",
     "with_mutants",
     is_flag=True,
@@ -250,7 +267,15 @@ def show_mutation(console: Console, report: MutationReport) -> None:
     help=f"Property catalogue (TOML). Default: the shipped {DEFAULT_PROPERTIES.name}.",
 )
 @definition_option
-def cmd(as_json: bool, out: Path | None, with_mutants: bool, properties_file: Path | None, pathway: Pathway) -> None:
+def cmd(
+    as_json: bool,
+    out: Path | None,
+    junit_file: Path | None,
+    sarif_file: Path | None,
+    with_mutants: bool,
+    properties_file: Path | None,
+    pathway: Pathway,
+) -> None:
     """Check the pathway's safety properties over every reachable situation.
 
     The context of a patient is abstracted into finitely many classes taken from the
@@ -279,6 +304,17 @@ def cmd(as_json: bool, out: Path | None, with_mutants: bool, properties_file: Pa
         files = _counterexample_files(verdict, out)
     except OSError as err:
         fail(f"{out}: {err.strerror or err}")
+    reports = {
+        junit_file: lambda: junit_xml(verdict, pathway),
+        sarif_file: lambda: sarif_text(verdict, pathway, Path(catalogue.source or DEFAULT_PROPERTIES.name)),
+    }
+    for target, text in reports.items():
+        if target is None:
+            continue
+        try:
+            write_atomic(target, text())
+        except OSError as err:
+            fail(f"{target}: {err.strerror or err}")
     report = None
     if with_mutants:
         if as_json:

@@ -69,7 +69,7 @@ def junit_xml(verdict: Verification, pathway: Pathway) -> str:
 
 
 def _relative(path: Path) -> Path:
-    """A path relative to the working directory when it lies below it (SARIF viewers resolve it against the checkout)."""
+    """The path relative to the working directory when below it (SARIF viewers resolve it against the checkout)."""
     try:
         return path.resolve().relative_to(Path.cwd())
     except ValueError:

@@ -107,7 +107,7 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
     else:
         from rich.console import Console
 
-        from pathway.report import trace_view
+        from pathway.terminal.course import trace_view
 
         console = Console()
         for trace in traces:
@@ -170,7 +170,7 @@ def describe(as_json: bool, markdown: bool, into: Path | None, pathway: Pathway)
         return
     from rich.console import Console
 
-    from pathway.report import pathway_view
+    from pathway.terminal.describe import pathway_view
 
     console = Console()
     for part in pathway_view(pathway):

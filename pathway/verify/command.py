@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import attrs
 import click
 from rich.console import Console
-from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
 from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, definition_option, fail, write_atomic
 from pathway.model import Pathway
+from pathway.terminal.verification import show_mutation, show_verification
 from pathway.verify.abstraction import AbstractionTooLarge
 from pathway.verify.ci_formats import junit_xml, sarif_text
-from pathway.verify.explore import Coverage, Finding, Verification, verify
+from pathway.verify.explore import Finding, Verification, verify
 from pathway.verify.mutants import MutationReport, run_mutants
 from pathway.verify.properties import DEFAULT_PROPERTIES, Catalogue, PropertyError, cite_text, load_catalogue
-
-SHOWN_EVENTS = 12
 
 
 def _counterexample_files(verdict: Verification, out: Path | None) -> dict[tuple[str, int], Path]:
@@ -78,97 +73,6 @@ def verification_json(verdict: Verification, pathway: Pathway) -> dict[str, Any]
     }
 
 
-def _evidence(result: Any, files: dict[tuple[str, int], Path]) -> Text:
-    if not result.checked:
-        return Text(result.note, style="dim")
-    if result.holds:
-        return Text("")
-    text = Text()
-    for index, finding in enumerate(result.findings, start=1):
-        if index > 1:
-            text.append("\n")
-        text.append(finding.message)
-        if finding.events:
-            where = files.get((result.id, index))
-            names = " → ".join(e.name for e in finding.events)
-            count = f"{len(finding.events)} event{'s' if len(finding.events) != 1 else ''}"
-            text.append(f"\ncounterexample ({count}): {names}", style="cyan")
-            if where is not None:
-                text.append(f"\n  {where}", style="cyan")
-    if result.violations > len(result.findings):
-        text.append(f"\n… {result.violations} violating situations in all", style="dim")
-    return text
-
-
-def _coverage_lines(coverage: Coverage) -> list[str]:
-    overlap_pairs = len(coverage.overlaps)
-    longest = "unbounded" if coverage.longest_course is None else f"{coverage.longest_course} events"
-    return [
-        f"abstract situations explored: {coverage.abstract_states} ({coverage.final_states} final)",
-        f"event classes per situation: {coverage.event_classes}; events sent: {coverage.moves}; "
-        f"time steps: {coverage.time_steps}",
-        f"states reached: {coverage.states_reached}/{coverage.states}",
-        f"transitions taken: {coverage.transitions_taken}/{coverage.transitions} "
-        f"({coverage.transitions_waiting} can be tried: the rest leave states where no patient waits)",
-        f"guard outcomes seen (true and false): {coverage.guard_outcomes_seen}/{coverage.guard_outcomes}",
-        f"longest course through distinct situations: {longest}",
-        f"overlapping guards resolved by priority: {overlap_pairs} pairs (see --json)",
-    ]
-
-
-def _first_counterexample(verdict: Verification) -> tuple[str, Finding] | None:
-    for result in verdict.results:
-        for finding in result.findings:
-            if finding.events:
-                return result.id, finding
-    return None
-
-
-def _short_cite(cite: str) -> str:
-    """The citation without its parenthesised detail: the table stays readable (--json has it all)."""
-    return "; ".join(piece.split(" (")[0].strip() for piece in cite.split(";"))
-
-
-def show_verification(
-    console: Console, verdict: Verification, pathway: Pathway, files: dict[tuple[str, int], Path]
-) -> None:
-    table = Table(title=f"Safety properties: {pathway.title} (v{pathway.version})", expand=True)
-    table.add_column("property", style="bold", no_wrap=True)
-    table.add_column("result", no_wrap=True)
-    table.add_column("statement (source)")
-    for result in verdict.results:
-        if not result.checked:
-            status = Text("runtime", style="yellow")
-        elif result.holds:
-            status = Text("✔ holds", style="green")
-        else:
-            status = Text(f"✘ violated ({result.violations})", style="bold red")
-        statement = Text(result.statement)
-        statement.append(f" ({_short_cite(result.cite)})", style="dim")
-        table.add_row(result.id, status, statement)
-    console.print(table)
-    for result in verdict.results:
-        if result.checked and not result.holds:
-            console.print(
-                Panel(_evidence(result, files), title=f"✘ {result.id}", title_align="left", border_style="red")
-            )
-    console.print(Panel("\n".join(_coverage_lines(verdict.coverage)), title="coverage", expand=False))
-    example = _first_counterexample(verdict)
-    if example is not None and not files:
-        prop_id, finding = example
-        lines = finding.jsonl().splitlines()
-        shown = "\n".join(lines[:SHOWN_EVENTS]) + ("\n…" if len(lines) > SHOWN_EVENTS else "")
-        console.print(
-            f"shortest counterexample to {prop_id} (save as FILE.jsonl and replay with `pathway run FILE.jsonl`;"
-            " --out DIR writes them all):"
-        )
-        console.print(Text(shown), soft_wrap=True)
-    held = sum(1 for r in verdict.results if r.holds and r.checked)
-    checked = sum(1 for r in verdict.results if r.checked)
-    verdict_text = "all properties hold" if verdict.holds else f"{checked - held} of {checked} properties violated"
-    console.print(f"{verdict_text}; verified in {verdict.seconds:.2f} s")
-
-
 # ---------------------------------------------------------------- mutants
 
 
@@ -191,39 +95,6 @@ def mutation_json(report: MutationReport) -> dict[str, Any]:
             for r in report.results
         ],
     }
-
-
-def show_mutation(console: Console, report: MutationReport) -> None:
-    table = Table(title="Mutation adequacy: do the properties catch a wrong pathway?")
-    for column in ("operator", "mutants", "killed", "equivalent", "missed"):
-        table.add_column(column, justify="left" if column == "operator" else "right")
-    by_operator: dict[str, Counter[str]] = {}
-    for result in report.results:
-        counts = by_operator.setdefault(result.operator, Counter())
-        counts["mutants"] += 1
-        counts["killed" if result.killed else "equivalent" if result.equivalent else "missed"] += 1
-    for operator, counts in by_operator.items():
-        table.add_row(operator, *(str(counts[c]) for c in ("mutants", "killed", "equivalent", "missed")))
-    console.print(table)
-    killers: Counter[str] = Counter(p for r in report.results for p in r.killed_by)
-    console.print("kills per property: " + ", ".join(f"{p} {n}" for p, n in killers.most_common()))
-    survivors = Table(title="Survivors and why", show_lines=True, expand=True)
-    survivors.add_column("mutant", ratio=2)
-    survivors.add_column("verdict", no_wrap=True)
-    survivors.add_column("why", ratio=3)
-    for result in report.results:
-        if result.killed:
-            continue
-        verdict = Text("equivalent", style="green") if result.equivalent else Text("MISSED", style="bold red")
-        survivors.add_row(f"{result.operator}: {result.description}", verdict, result.why)
-    if survivors.row_count:
-        console.print(survivors)
-    non_equivalent = len(report.results) - report.equivalent
-    console.print(
-        f"{report.killed}/{non_equivalent} non-equivalent mutants killed "
-        f"({len(report.results)} mutants, {report.equivalent} equivalent, {len(report.missed)} missed) "
-        f"in {report.seconds:.1f} s"
-    )
 
 
 # ---------------------------------------------------------------- the command

@@ -73,9 +73,9 @@ def demo(ctx: click.Context, out: Path, patients: int, seed: int, pathway: Pathw
 def _demo(ctx: click.Context, console: Console, out: Path, patients: int, seed: int, pathway: Pathway) -> None:
     from pathway.simulate.command import simulate
     from pathway.terminal.verification import show_verification
-    from pathway.verify.command import verification_json
     from pathway.verify.explore import verify
     from pathway.verify.properties import load_catalogue
+    from pathway.verify.verdict_json import verification_json
 
     out.mkdir(parents=True, exist_ok=True)
     draw = dot_available()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-import attrs
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,9 +15,10 @@ from pathway.model import Pathway
 from pathway.terminal.verification import show_mutation, show_verification
 from pathway.verify.abstraction import AbstractionTooLarge
 from pathway.verify.ci_formats import junit_xml, sarif_text
-from pathway.verify.explore import Finding, Verification, verify
-from pathway.verify.mutants import MutationReport, run_mutants
-from pathway.verify.properties import DEFAULT_PROPERTIES, Catalogue, PropertyError, cite_text, load_catalogue
+from pathway.verify.explore import Verification, verify
+from pathway.verify.mutants import run_mutants
+from pathway.verify.properties import DEFAULT_PROPERTIES, Catalogue, PropertyError, load_catalogue
+from pathway.verify.verdict_json import mutation_json, verification_json
 
 
 def _counterexample_files(verdict: Verification, out: Path | None) -> dict[tuple[str, int], Path]:
@@ -37,64 +36,7 @@ def _counterexample_files(verdict: Verification, out: Path | None) -> dict[tuple
     return written
 
 
-def _finding_json(finding: Finding) -> dict[str, Any]:
-    item: dict[str, Any] = {"message": finding.message}
-    if finding.events is not None:
-        item["counterexample"] = [e.to_record() for e in finding.events]
-    return item
-
-
-def verification_json(verdict: Verification, pathway: Pathway) -> dict[str, Any]:
-    return {
-        "pathway": verdict.pathway,
-        "version": verdict.version,
-        "holds": verdict.holds,
-        "seconds": round(verdict.seconds, 3),
-        "properties": [
-            {
-                "id": r.id,
-                "kind": r.kind,
-                "statement": r.statement,
-                "citation": cite_text(pathway, r.cite),
-                "holds": r.holds,
-                "checked": "at run time only" if not r.checked else "exhaustively",
-                "violations": r.violations,
-                "findings": [_finding_json(f) for f in r.findings],
-            }
-            for r in verdict.results
-        ],
-        "coverage": {
-            **{k: v for k, v in attrs.asdict(verdict.coverage).items() if k != "overlaps"},
-            "overlaps_resolved_by_priority": [
-                {"state": s, "event": e, "taken": a, "over": b, "situations": n}
-                for s, e, a, b, n in verdict.coverage.overlaps
-            ],
-        },
-    }
-
-
 # ---------------------------------------------------------------- mutants
-
-
-def mutation_json(report: MutationReport) -> dict[str, Any]:
-    return {
-        "mutants": len(report.results),
-        "killed": report.killed,
-        "equivalent": report.equivalent,
-        "missed": len(report.missed),
-        "kill_ratio": round(report.killed / max(1, len(report.results) - report.equivalent), 4),
-        "seconds": round(report.seconds, 3),
-        "results": [
-            {
-                "operator": r.operator,
-                "mutant": r.description,
-                "killed_by": list(r.killed_by),
-                **({} if r.killed else {"equivalent": r.equivalent, "why": r.why}),
-                **({"course": [e.to_record() for e in r.course]} if r.course else {}),
-            }
-            for r in report.results
-        ],
-    }
 
 
 # ---------------------------------------------------------------- the command

@@ -10,12 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from pathway import guards
-from pathway.model import Cite, Pathway
+from pathway.model import Cite, Pathway, Recommendation
 from pathway.trace import recommendation_json
 
 
 def cite_json(cite: Cite) -> dict[str, str]:
     return {"ref": cite.ref, "where": cite.where}
+
+
+def recommendation_detail(rec: Recommendation, pathway: Pathway) -> dict[str, Any]:
+    """What `run --json` reports of a recommendation, plus its citation reference and its condition in words."""
+    item = {**recommendation_json(rec, pathway), "cite": cite_json(rec.cite)}
+    when = getattr(rec, "when", None)  # a recommendation that applies only on some courses (contract 1.1)
+    if when is not None:
+        item["when_words"] = guards.words(when)
+    return item
 
 
 def pathway_json(pathway: Pathway) -> dict[str, Any]:
@@ -50,9 +59,7 @@ def pathway_json(pathway: Pathway) -> dict[str, Any]:
                 "group": s.group,
                 "text": s.text,
                 "gist": s.gist,
-                "recommendations": [
-                    {**recommendation_json(r, pathway), "cite": cite_json(r.cite)} for r in s.recommendations
-                ],
+                "recommendations": [recommendation_detail(r, pathway) for r in s.recommendations],
                 "citation": pathway.cite_text(s.cite),
                 "cite": cite_json(s.cite),
             }

@@ -78,7 +78,8 @@ def test_verify_refuses_counts_too_large_to_explore(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["describe", "--json", "--markdown"], "choose one of --json and --markdown"),
+        (["describe", "--json", "--markdown"], "choose one of --json, --markdown and --format"),
+        (["describe", "--json", "--format", "html"], "choose one of --json, --markdown and --format"),
         (["describe", "--into", "README.md"], "use it with --markdown"),
     ],
 )

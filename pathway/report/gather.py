@@ -13,6 +13,7 @@ from pathway.render.overlay import trace_overlay
 from pathway.render.view import build_view, headline_source
 from pathway.report.evidence import Entry
 from pathway.report.svg import inline_svg
+from pathway.terminal.verification import coverage_lines
 from pathway.trace import trace_json
 from pathway.verify.explore import Verification
 from pathway.verify.verdict_json import verification_json
@@ -60,12 +61,15 @@ def pathway_section(pathway: Pathway, evidence: dict[str, Entry]) -> dict[str, A
     return data
 
 
-def verification_section(pathway: Pathway, verdict: Verification) -> dict[str, Any]:
+def verification_section(pathway: Pathway, verdict: Verification, citation_ids: set[str]) -> dict[str, Any]:
     """verify JSON; each counterexample replayed through the engine and drawn over the pathway."""
     data = verification_json(verdict, pathway)
     view = build_view(pathway)
     drawn = 0
     for result, prop in zip(verdict.results, data["properties"], strict=True):
+        # a property cites "<id>: where; <id>: where": link each id the sources list holds
+        refs = (piece.split(":")[0].strip() for piece in result.cite.split(";"))
+        prop["cite_refs"] = [ref for ref in dict.fromkeys(refs) if ref in citation_ids]
         for finding, item in zip(result.findings, prop["findings"], strict=True):
             if not finding.events:
                 continue
@@ -74,6 +78,7 @@ def verification_section(pathway: Pathway, verdict: Verification) -> dict[str, A
             drawn += 1
             overlay = trace_overlay(view, trace)
             item["svg"] = _svg(dot_source(view, overlay), f"Counterexample to {result.id}", f"cx{drawn}-")
+    data["coverage_lines"] = coverage_lines(verdict.coverage)
     data["exhaustive"] = sum(1 for r in verdict.results if r.checked)
     data["runtime_only"] = sum(1 for r in verdict.results if not r.checked)
     return data

@@ -249,6 +249,8 @@ def build_graph(view: DiagramView, overlay: Overlay | None = None) -> graphviz.D
             "size": A4_LANDSCAPE_INCHES,
             "ratio": "compress",
             "bgcolor": "white",
+            # room for label text that a viewer's font sets wider than Graphviz measured
+            "pad": "0.3",
             "tooltip": f"{view.title}, version {view.version}",
         },
         node_attr={"shape": "box", "style": "rounded,filled", "fontname": FONT, "margin": "0.12,0.06"},

@@ -33,8 +33,9 @@
     var template = templates[g.id];
     if (!template) { return; }
     g.setAttribute("tabindex", "0");
+    // a button named by the words drawn in it (what a sighted reader sees), opening the panel
     g.setAttribute("role", "button");
-    g.setAttribute("aria-label", template.getAttribute("data-label"));
+    g.setAttribute("aria-controls", "panel");
     g.addEventListener("click", function (event) { event.preventDefault(); show(g.id, g); });
     g.addEventListener("keydown", function (event) {
       if (event.key === "Enter" || event.key === " ") { event.preventDefault(); show(g.id, g); }

@@ -33,11 +33,14 @@ class ImagingSummary:
     count: int
     studies: tuple[str, ...] = ()
     """Short names of the studies with this rating, in the definition's order."""
+    when: str = ""
+    """The condition in words when these items apply only on some courses."""
 
     @property
     def words(self) -> str:
+        condition = f" when {self.when}" if self.when else ""
         named = f": {', '.join(self.studies)}" if self.studies else ""
-        return f"{self.count} {self.rating.replace('_', ' ')}{named}"
+        return f"{self.count} {self.rating.replace('_', ' ')}{condition}{named}"
 
 
 # A study code reads "<modality>_<region>_with(out)_..._contrast"; its short name keeps the words
@@ -241,16 +244,20 @@ def _state_tooltip(pathway: Pathway, state: State) -> str:
 
 
 def _imaging(state: State) -> tuple[ImagingSummary, ...]:
-    codes: dict[str, list[str]] = {rating: [] for rating in RATINGS}
+    """Imaging items by rating (unconditional first, then each condition), naming the studies."""
+    codes: dict[tuple[str, str], list[str]] = {}
+    for when in dict.fromkeys(("", *(r.condition_words for r in state.recommendations))):
+        for rating in RATINGS:
+            codes[(rating, when)] = []
     for rec in state.recommendations:
-        if rec.kind == "imaging" and rec.rating in codes:
-            codes[rec.rating].append(rec.code)
-    shorts = [short_study(code) for rating in codes.values() for code in rating]
+        if rec.kind == "imaging" and rec.rating in RATINGS:
+            codes[(rec.rating, rec.condition_words)].append(rec.code)
+    shorts = [short_study(code) for found in codes.values() for code in found]
     # two codes of one state that shorten alike (with and without contrast) keep their full words
     name = short_study if len(set(shorts)) == len(shorts) else (lambda code: code.replace("_", " "))
     return tuple(
-        ImagingSummary(rating, len(found), tuple(dict.fromkeys(name(c) for c in found)))
-        for rating, found in codes.items()
+        ImagingSummary(rating, len(found), tuple(dict.fromkeys(name(c) for c in found)), when)
+        for (rating, when), found in codes.items()
         if found
     )
 

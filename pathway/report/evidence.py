@@ -8,6 +8,7 @@ higher level. Headings that name no id (an introduction, a method section) are s
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -25,15 +26,31 @@ class Entry:
     heading: str
     markdown: str
 
-    @property
-    def html(self) -> str:
-        return markdown_html(self.markdown)
+    def html(self, anchors: Mapping[str, str] | None = None) -> str:
+        return markdown_html(self.markdown, anchors)
 
 
-def markdown_html(text: str) -> str:
-    """Markdown as HTML that fetches nothing: raw HTML is escaped and images are not rendered."""
+_HREF = re.compile(r'<a href="([^"]*)"')
+
+
+def markdown_html(text: str, anchors: Mapping[str, str] | None = None) -> str:
+    """Markdown as HTML that fetches nothing: raw HTML is escaped and images are not rendered.
+
+    A link to '#id' is pointed at ``anchors[id]`` (where that entry sits in the page); a link to a
+    file beside the Markdown would lead nowhere from the page, so it becomes plain text.
+    """
     md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").disable("image")
-    return md.render(text)
+    html = md.render(text)
+
+    def link(match: re.Match[str]) -> str:
+        target = match.group(1)
+        if target.startswith("#"):
+            return f'<a href="#{(anchors or {}).get(target[1:], target[1:])}"'
+        if re.match(r"(https?|mailto):", target):
+            return match.group(0)
+        return "<a"
+
+    return _HREF.sub(link, html)
 
 
 def _heading_id(text: str) -> str | None:

@@ -50,10 +50,11 @@ def pathway_section(pathway: Pathway, evidence: dict[str, Entry]) -> dict[str, A
     data["headline_source"] = headline_source(pathway)
     data["svg"] = _svg(dot_source(view), f"Diagram of the pathway {pathway.title}")
     cited = {c["id"] for c in data["citations"]}
+    anchors = {ref: f"source-{ref}" for ref in (*cited, *evidence)}
     data["sources"] = [
-        {**c, "entry": evidence.get(c["id"])} for c in data["citations"]
+        {**c, "entry": evidence[c["id"]].html(anchors) if c["id"] in evidence else None} for c in data["citations"]
     ] + [  # entries of the evidence file for ids the definition does not cite (e.g. properties, parameters)
-        {"id": ref, "title": entry.heading, "source": "", "quality": "", "entry": entry}
+        {"id": ref, "title": entry.heading, "source": "", "quality": "", "entry": entry.html(anchors)}
         for ref, entry in evidence.items()
         if ref not in cited
     ]

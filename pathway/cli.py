@@ -122,11 +122,11 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
             who = f"patient {trace.patient}: " if trace.patient is not None else ""
             who += f"episode {trace.episode}: " if trace.episode is not None else ""
             click.echo(f"monitor: {who}{violation}", err=True)
-    if problems:
-        sys.exit(EXIT_INPUT)
     stream_violations = check_stream(pathway, traces)
     for violation in stream_violations:
         click.echo(f"monitor: {violation}", err=True)
+    if problems:
+        sys.exit(EXIT_INPUT)
     if any(violations.values()) or stream_violations:
         sys.exit(EXIT_VIOLATION)
     if any(r.kind != "malformed" for t in traces for r in t.rejected):

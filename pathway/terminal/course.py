@@ -46,5 +46,7 @@ def trace_view(trace: Trace, pathway: Pathway) -> RenderableType:
     parts.append(Text.assemble(("now: ", "bold"), (state.title, "bold cyan"), f"  ({state.text})"))
     parts.append(recommendations_listing(trace.recommendations, pathway, sources=False))
     title = escape(f"patient {trace.patient}") if trace.patient is not None else "course"
+    if trace.episode is not None:
+        title += escape(f", episode {trace.episode}")
     subtitle = "final" if trace.final else "in progress"
     return Panel(Group(*parts), title=title, subtitle=subtitle)

@@ -22,8 +22,8 @@ from pathway.simulate.streams import Slot
 
 US_PER_MINUTE = 60_000_000
 
-ImagingOrder = tuple[int, str, str, str]
-"""(state index, code, rating, rrl) of one imaging study ordered."""
+ImagingOrder = tuple[int, str, str, str, int, int]
+"""(state index, code, rating, rrl, minute, episode) of one imaging study ordered."""
 
 
 class Course:
@@ -32,6 +32,9 @@ class Course:
     __slots__ = (
         "accepted",
         "complication",
+        "episodes",
+        "escalated_episode",
+        "event_accepted",
         "events",
         "imaging",
         "index",
@@ -41,8 +44,10 @@ class Course:
         "reviews",
         "segments",
         "state",
+        "states",
         "t_end",
         "t_escalated",
+        "t_first_patch",
         "t_manifest",
         "t_present",
         "taken",
@@ -57,7 +62,12 @@ class Course:
         self.rejected = 0
         self.segments: list[tuple[int, int]] = []
         self.imaging: list[ImagingOrder] = []
-        self.events: list[tuple[int, int, dict[str, Any]]] | None = None
+        self.events: list[tuple[int, int, dict[str, Any], int]] | None = None  # (event, minute, fields, episode)
+        self.states: list[int] = []  # the state after each recorded event
+        self.event_accepted: list[bool] = []
+        self.episodes = 1
+        self.escalated_episode = 0
+        self.t_first_patch = 0
         self.t_present = 0
         self.t_end: int | None = None
         self.t_escalated: int | None = None
@@ -153,9 +163,12 @@ class Clinician:
 
         def send(event: int, minute: int, fields: dict[str, Any]) -> bool:
             nonlocal order_next
+            outcome = run.send(event, minute * US_PER_MINUTE, fields)
             if events is not None:
-                events.append((event, minute, fields))
-            if run.send(event, minute * US_PER_MINUTE, fields) != ACCEPTED:
+                events.append((event, minute, fields, course.episodes))
+                course.states.append(run.state)
+                course.event_accepted.append(outcome == ACCEPTED)
+            if outcome != ACCEPTED:
                 course.rejected += 1
                 return False
             accepted.append((event, fields))
@@ -168,6 +181,7 @@ class Clinician:
                 segments.append((target, minute))
                 if target == escalation and course.t_escalated is None:
                     course.t_escalated = minute
+                    course.escalated_episode = course.episodes
                 for code, rating, rrl, chance, rec in orders[target]:
                     if rec.when is not None and not rec.applies(fields):
                         continue  # an item for some entries only (e.g. a thunderclap hand-off)
@@ -176,7 +190,7 @@ class Clinician:
                         order_next += 1
                         if u >= chance:
                             continue
-                    course.imaging.append((target, code, rating, rrl))
+                    course.imaging.append((target, code, rating, rrl, minute, course.episodes))
             return True
 
         path.append(run.state)
@@ -204,7 +218,7 @@ class Clinician:
             fields.update(exam)
         choice = draws["imaging_choice"][j]
         if choice >= 0:
-            course.imaging.extend(self.at_presentation[choice])
+            course.imaging.extend((*order, t_present, 1) for order in self.at_presentation[choice])
         send(self.ev_present, t_present, fields)
 
         t_resolve = history.t_resolve[j]
@@ -258,6 +272,8 @@ class Clinician:
             elif action == ev_patch:
                 if not send(action, when, self.patch_fields):
                     break
+                if not patches:
+                    course.t_first_patch = when
                 patches += 1
                 patch_pending = True
                 patch_time = when

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from pathway.simulate.params import RELIEF, SimParams
+from pathway.simulate.params import RELIEF, Group, SimParams
 from pathway.simulate.streams import Slot, patient_uniforms
 
 NEVER = 1 << 62
@@ -36,8 +36,9 @@ class NaturalHistory:
     start: int
     case: list[int]
     puncture: list[int]
-    large_bore: list[bool]
+    group: list[int]
     t_puncture: list[int]
+    t_onset: list[int]
     t_present: list[int]
     atypical: list[int]
     vitals: list[list[float]]
@@ -69,12 +70,22 @@ def _choose(u: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.minimum(np.searchsorted(cumulative, u, side="right"), len(weights) - 1)
 
 
-def relief_table(params: SimParams, large_bore: bool, first: bool) -> np.ndarray:
-    """Probabilities of complete / partial / no relief; a large-bore puncture has its own first-patch figures."""
-    if not first:
-        return np.array([params.repeat_patch[name].value for name in RELIEF], dtype=np.float64)
-    probs = params.first_patch_large_bore if large_bore else params.first_patch
+def relief_table(group: Group, first: bool) -> np.ndarray:
+    """Probabilities of complete / partial / no relief of a first or a repeat patch in a group."""
+    probs = group.first_patch if first else group.repeat_patch
     return np.array([probs[name].value for name in RELIEF], dtype=np.float64)
+
+
+def _vitals(params: SimParams, u: np.ndarray) -> np.ndarray:
+    """Vitals at presentation: the usual distribution, or the febrile one for the febrile share."""
+    febrile = u[:, Slot.FEBRILE] < params.febrile_share.value
+    columns = []
+    for k, (name, dist) in enumerate(params.vitals.items()):
+        drawn = dist.sample(u[:, Slot.VITALS + k])
+        if name in params.febrile_vitals:
+            drawn = np.where(febrile, params.febrile_vitals[name].sample(u[:, Slot.VITALS + k]), drawn)
+        columns.append(np.round(drawn, 1))
+    return np.column_stack(columns) if columns else np.zeros((len(u), 0))
 
 
 def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
@@ -93,8 +104,9 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
 
     weights = np.array([p.share.value * p.pdph.value for p in params.punctures])
     puncture = np.where(punctured, _choose(u[:, Slot.PUNCTURE], weights), -1)
-    bores = np.array([p.large_bore for p in params.punctures])
-    large_bore = punctured & bores[np.maximum(puncture, 0)]
+    groups = list(params.groups.values())
+    group_of = np.array([list(params.groups).index(p.group) for p in params.punctures])
+    group = np.where(punctured, group_of[np.maximum(puncture, 0)], -1)
 
     origin = math.floor(params.start.timestamp() / 60)
     t_puncture = origin + _minutes(u[:, Slot.CALENDAR] * params.spread_days.value * 24.0)
@@ -109,8 +121,7 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
     atypical_weights = np.array([c.weight.value for c in params.atypical])
     atypical = np.where(case == ATYPICAL, _choose(u[:, Slot.ATYPICAL], atypical_weights), -1)
 
-    vital_cols = [np.round(dist.sample(u[:, Slot.VITALS + k]), 1) for k, dist in enumerate(params.vitals.values())]
-    vitals = np.column_stack(vital_cols) if vital_cols else np.zeros((n, 0))
+    vitals = _vitals(params, u)
 
     # complications (signs appear some time after the puncture) in PDPH patients only
     eligible = (case == IN_SCOPE) | (case == LATE)
@@ -131,11 +142,12 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
 
     # spontaneous resolution: the headache lasted at least until the patient presented
     lasted_h = np.maximum((t_present - t_puncture) / 60.0 - onset_h, 0.0)
-    duration_h = np.where(
-        large_bore,
-        params.resolution_large_bore.sample_above(u[:, Slot.RESOLUTION], lasted_h),
-        params.resolution_fine.sample_above(u[:, Slot.RESOLUTION], lasted_h),
-    )
+    duration_h = np.zeros(n)
+    for g, spec in enumerate(groups):
+        mask = group == g
+        if mask.any():
+            duration_h[mask] = spec.resolution.sample_above(u[mask, Slot.RESOLUTION], lasted_h[mask])
+    t_onset = t_puncture + _minutes(onset_h)
     t_resolve = t_puncture + _minutes(onset_h + duration_h)
     t_resolve = np.where(complication >= 0, NEVER, np.maximum(t_resolve, t_present))
     reported = u[:, Slot.REPORTED] < params.resolution_reported.value
@@ -149,18 +161,20 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
     patch_cols = [Slot.PATCH + 3 * k for k in range(Slot.MAX_PATCHES)]
     delays = np.column_stack([_minutes(params.patch_delay.sample(u[:, c])) for c in patch_cols])
     reviews = np.column_stack([_minutes(params.patch_review.sample(u[:, c + 1])) for c in patch_cols])
-    relief = np.empty((n, Slot.MAX_PATCHES), dtype=np.int64)
+    relief = np.zeros((n, Slot.MAX_PATCHES), dtype=np.int64)
     for k, c in enumerate(patch_cols):
-        fine = _choose(u[:, c + 2], relief_table(params, False, k == 0))
-        big = _choose(u[:, c + 2], relief_table(params, True, k == 0))
-        relief[:, k] = np.where(large_bore, big, fine)
+        for g, spec in enumerate(groups):
+            mask = group == g
+            if mask.any():
+                relief[mask, k] = _choose(u[mask, c + 2], relief_table(spec, k == 0))
 
     return NaturalHistory(
         start=start,
         case=case.tolist(),
         puncture=puncture.tolist(),
-        large_bore=large_bore.tolist(),
+        group=group.tolist(),
         t_puncture=t_puncture.tolist(),
+        t_onset=t_onset.tolist(),
         t_present=t_present.tolist(),
         atypical=atypical.tolist(),
         vitals=vitals.tolist(),

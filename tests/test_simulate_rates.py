@@ -59,6 +59,7 @@ def frequent_complications() -> tuple[dict[str, Any], SimParams]:
         ("complete = { value = 0.67,", "complete = { value = 0.75,"),
         ("partial = { value = 0.28,", "partial = { value = 0.18,"),
         ("none = { value = 0.05,", "none = { value = 0.07,"),
+        ("horizon = { value = 42,", "horizon = { value = 365,"),  # every return inside the horizon
     )
     return cohort_summary(text, ("guideline", "dismiss_red_flags"), seed=202)
 
@@ -99,7 +100,7 @@ def test_puncture_mix_follows_share_times_incidence(shipped: tuple[dict[str, Any
 def test_guideline_orders_only_usually_appropriate_imaging(shipped: tuple[dict[str, Any], SimParams]) -> None:
     result, params = shipped
     imaging, figures = result["imaging"], result["figures"]
-    escalations = result["final_states"]["red_flag_escalation"]
+    escalations = figures["escalations_count"]  # in the first episode or at a return visit
     by_code = imaging["by_code_count"]
     assert set(imaging["by_rating_count"]) <= {"usually_appropriate"}
     assert by_code["mri_head_without_and_with_contrast"] == escalations  # one urgent MRI head each
@@ -116,7 +117,7 @@ def test_reflexive_imaging_orders_at_presentation_as_weighted(shipped: tuple[dic
     result, params = shipped
     row = result["by_policy"]["reflexive_imaging"]
     by_code = row["imaging"]["by_code_count"]
-    escalations = row["final_states"]["red_flag_escalation"]  # each also gets the urgent MRI head
+    escalations = row["figures"]["escalations_count"]  # each also gets the urgent MRI head
     thunderclap_ct = result["imaging"]["by_code_count"].get("ct_head_without_contrast", 0)  # the guideline's own CTs
     ordered = {
         "ct_head_without_contrast": by_code.get("ct_head_without_contrast", 0) - thunderclap_ct,
@@ -154,14 +155,19 @@ def test_patch_relief_matches_the_parameters(frequent_complications: tuple[dict[
         within(relief.get(value, 0), reviews, number.value, f"relief {value}")
 
 
-def test_guideline_escalates_within_the_notice_time(frequent_complications: tuple[dict[str, Any], SimParams]) -> None:
-    result, params = frequent_complications
-    notice = params.red_flag_notice.high
-    assert notice is not None
-    for complication in params.complications:
-        timing = result["complications"][complication.id]["time_to_escalation_h"]
-        assert timing["n"] > 0
-        assert timing["max"] <= notice + 1 / 60  # times are whole minutes
+def test_guideline_escalates_every_complication_in_the_first_episode_or_at_the_return(
+    frequent_complications: tuple[dict[str, Any], SimParams],
+) -> None:
+    result, _ = frequent_complications
+    figures = result["by_policy"]["guideline"]["figures"]
+    returns = result["by_policy"]["guideline"]["returns"]
+    assert figures["complications_count"] > 1000
+    assert figures["complications_not_escalated_count"] == 0  # the horizon is a year here
+    # escalated in the first episode (a final state) or at a return visit, never both
+    first = result["by_policy"]["guideline"]["final_states"]["red_flag_escalation"]
+    assert figures["escalations_count"] == first + returns["escalated_count"]
+    assert returns["escalated_count"] == returns["patients_count"] > 0  # the guideline escalates every return
+    assert set(returns["final_states"]) == {"red_flag_escalation"}
 
 
 def test_dismissing_red_flags_delays_and_misses_escalation(
@@ -172,9 +178,11 @@ def test_dismissing_red_flags_delays_and_misses_escalation(
     assert dismissed["complications_count"] == guideline["complications_count"]  # the same patients
     delay = params.policy("dismiss_red_flags").red_flag_delay
     dismissed_median = dismissed["time_to_escalation_h"]["p50"]
-    assert dismissed_median["low"] > guideline["time_to_escalation_h"]["p95"]["value"]
+    assert dismissed_median["low"] > guideline["time_to_escalation_h"]["p50"]["high"]
     assert dismissed_median["value"] >= delay.median * 0.5
-    assert dismissed["complications_not_escalated_count"] > guideline["complications_not_escalated_count"]
     difference = result["differences"]["policies"]["dismiss_red_flags"]
-    assert difference["complications_not_escalated_per_1000"]["low"] > 0  # paired: more never escalated
-    assert difference["time_to_escalation_h_mean"]["low"] > 0
+    assert difference["time_to_escalation_h_mean"]["low"] > delay.median * 0.5  # paired, same patients
+    # the pitfall at the return visit too: a first return ends in a hand-off, the patient comes back again
+    returns = result["by_policy"]["dismiss_red_flags"]["returns"]
+    assert returns["episodes_count"] > returns["patients_count"]
+    assert sum(n for state, n in returns["final_states"].items() if state != "red_flag_escalation") > 0

@@ -46,6 +46,10 @@ class Aggregate:
         self.imaging: Counter[tuple[int, str, str, str]] = Counter()
         self.patients_imaged = 0
         self.patients_contrast = 0
+        self.returned = 0  # patients who came back after their first episode ended
+        self.return_episodes = 0
+        self.return_final = [0] * n_states  # the state each return episode ended in
+        self.escalated_on_return = 0
         self.measures: Counter[tuple[int, ...]] = Counter()  # patients per MEASURES vector
         self.facts: Counter[tuple[int, str]] = Counter()  # (puncture, fact) -> patients
         self.fact_times: Counter[tuple[int, str, int]] = Counter()  # (puncture, time, minutes) -> patients
@@ -102,6 +106,13 @@ class Aggregate:
                 self.imaging[order[:4]] += 1
             if any(order[1] in contrast for order in course.imaging):
                 self.patients_contrast += 1
+        if course.return_states:
+            self.returned += 1
+            self.return_episodes += len(course.return_states)
+            for state in course.return_states:
+                self.return_final[state] += 1
+            if course.escalated_episode > 1:
+                self.escalated_on_return += 1
         self.measures[measures] += 1
         names, times = facts
         for name in names:

@@ -8,6 +8,13 @@ reviewed. The pathway alone decides what a review or a patch review means, so no
 threshold of the definition is restated here. Red flags reach the pathway when
 the clinician hears of them (or later, under a policy that dismisses them), or
 as findings at an examination in between if the policy records them.
+
+A complication whose signs show after the course has ended brings the patient
+back: each return visit is a new episode of the same patient (the contract's
+`episode`), which starts with the red flag. A policy that dismisses red flags
+sends the first return(s) home as a persistent headache, and the patient comes
+back again after its red-flag delay. Returns beyond the follow-up horizon are not
+simulated: those complications are never escalated.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ ImagingOrder = tuple[int, str, str, str, int, int]
 
 
 class Course:
-    """What happened to one simulated patient."""
+    """What happened to one simulated patient (path, segments and taken: the first episode)."""
 
     __slots__ = (
         "accepted",
@@ -41,6 +48,8 @@ class Course:
         "patches",
         "path",
         "rejected",
+        "return_events",
+        "return_states",
         "reviews",
         "segments",
         "state",
@@ -66,6 +75,8 @@ class Course:
         self.states: list[int] = []  # the state after each recorded event
         self.event_accepted: list[bool] = []
         self.episodes = 1
+        self.return_events = 0  # events accepted in return episodes
+        self.return_states: list[int] = []  # the state each return episode ended in
         self.escalated_episode = 0
         self.t_first_patch = 0
         self.t_present = 0
@@ -104,10 +115,11 @@ class Clinician:
         self.responses = [params.responses[name] for name in RESPONSES]
         self.relief = [params.relief_fields[name] for name in RELIEF]
         self.patch_fields = params.patch_fields
-        self.red_flag = [c.red_flag for c in params.complications]
-        self.exam = [c.exam for c in params.complications]
+        self.signs = [c.signs for c in params.complications]
+        self.debilitating = params.debilitating_fields
         self.improving_within = round(params.improving_within.value * 60)
         self.max_reviews = params.max_reviews
+        self.horizon = round(params.return_horizon_days.value * 24 * 60)
 
         # imaging a clinician orders on entering each state, by the state's own ratings
         policy = self.policy
@@ -140,7 +152,7 @@ class Clinician:
     def course(
         self, history: NaturalHistory, j: int, draws: dict[str, Any], record: bool = False, run: LeanRun | None = None
     ) -> Course:
-        """Patient ``history.start + j`` under this clinician's policy.
+        """Patient ``history.start + j`` under this clinician's policy, every episode.
 
         ``run`` is a LeanRun to reuse (it is reset here); the clinician itself keeps no state,
         so threads (Dask workers run several) can share it.
@@ -155,11 +167,9 @@ class Clinician:
             run.reset()
         course = Course(history.start + j)
         events = course.events = [] if record else None
-        accepted = course.accepted
-        taken = course.taken
-        path = course.path
-        segments = course.segments
+        accepted, taken, path, segments = course.accepted, course.taken, course.path, course.segments
         order_next = 0
+        current = [run.state]  # the state the episode is in (a list: the closure updates it)
 
         def send(event: int, minute: int, fields: dict[str, Any]) -> bool:
             nonlocal order_next
@@ -171,14 +181,21 @@ class Clinician:
             if outcome != ACCEPTED:
                 course.rejected += 1
                 return False
-            accepted.append((event, fields))
+            first = course.episodes == 1
+            if first:
+                accepted.append((event, fields))
+            else:
+                course.return_events += 1
             for index in run.taken:
-                taken.append(index)
+                if first:
+                    taken.append(index)
                 target = targets[index]
-                if target == path[-1]:
+                if target == current[0]:
                     continue
-                path.append(target)
-                segments.append((target, minute))
+                current[0] = target
+                if first:
+                    path.append(target)
+                    segments.append((target, minute))
                 if target == escalation and course.t_escalated is None:
                     course.t_escalated = minute
                     course.escalated_episode = course.episodes
@@ -194,23 +211,40 @@ class Clinician:
             return True
 
         path.append(run.state)
-        case = history.case[j]
-        puncture = history.puncture[j]
-        t_present = history.t_present[j]
-        course.t_present = t_present
-        complication = history.complication[j]
-        course.complication = complication
+        self._first_episode(course, history, j, draws, send, run)
+        course.state = run.state
+        if final[run.state] and segments:
+            course.t_end = segments[-1][1]
+        if course.complication >= 0 and course.t_escalated is None and course.t_end is not None:
+            self._returns(course, history, j, draws, send, run, current)
+        return course
+
+    def _first_episode(
+        self, course: Course, history: NaturalHistory, j: int, draws: dict[str, Any], send: Any, run: LeanRun
+    ) -> None:
+        final = self.compiled.final
+        case, puncture = history.case[j], history.puncture[j]
+        t_present = course.t_present = history.t_present[j]
+        complication = course.complication = history.complication[j]
         t_manifest = history.t_manifest[j]
         flag_at = NEVER
         exam: dict[str, Any] = {}
+        review: dict[str, Any] = {}
+        red_flag: dict[str, Any] = {}
         if complication >= 0:
+            sign = self.signs[complication][history.sign[j]]
             course.t_manifest = t_manifest
             flag_at = t_manifest + history.notice[j] + draws["flag_delay"][j]
+            red_flag = sign.red_flag
             if self.policy.exam_red_flags:
-                exam = self.exam[complication]
+                exam, review = sign.exam, {**sign.exam, **sign.review}
 
         if puncture >= 0:
             send(self.ev_puncture, history.t_puncture[j], self.puncture_fields[puncture])
+        if flag_at <= t_present and not exam:
+            # the sign brought the patient in and is not an examination finding: the red flag comes first
+            send(self.ev_red_flag, flag_at, red_flag)
+            return
         fields = dict(self.atypical[history.atypical[j]] if case == ATYPICAL else self.typical)
         for name, value in zip(self.vital_names, history.vitals[j], strict=True):
             fields[name] = value
@@ -247,7 +281,7 @@ class Clinician:
                 if reported and last <= t_resolve < when:
                     action, when = self.ev_resolution, t_resolve
             if flag_at <= when and flag_at < NEVER:
-                send(self.ev_red_flag, flag_at, self.red_flag[complication])
+                send(self.ev_red_flag, max(flag_at, last), red_flag)
                 last = max(last, flag_at)
                 flag_at = NEVER
                 continue
@@ -257,14 +291,16 @@ class Clinician:
             if action == ev_review:
                 reviews += 1
                 if t_resolve <= when:
-                    response = 0
-                elif t_resolve - when <= self.improving_within:
-                    response = 1
+                    fields = self.responses[0]
                 else:
-                    response = 3 if history.review_worse.item(j, reviews - 1) else 2
-                fields = self.responses[response]
-                if exam and when >= t_manifest:
-                    fields = {**fields, **exam}
+                    if t_resolve - when <= self.improving_within:
+                        response = 1
+                    else:
+                        response = 3 if history.review_worse.item(j, reviews - 1) else 2
+                    debilitating = self.debilitating[int(history.review_debilitating.item(j, reviews - 1))]
+                    fields = {**self.responses[response], **debilitating}
+                if review and when >= t_manifest:
+                    fields = {**fields, **review}
                 if not send(action, when, fields):
                     break
                 next_review = when + history.review_interval.item(j, reviews - 1)
@@ -285,7 +321,38 @@ class Clinician:
             elif not send(action, when, {}):
                 break
         course.reviews, course.patches = reviews, patches
-        course.state = run.state
-        if final[run.state] and segments:
-            course.t_end = segments[-1][1]
-        return course
+
+    def _returns(
+        self,
+        course: Course,
+        history: NaturalHistory,
+        j: int,
+        draws: dict[str, Any],
+        send: Any,
+        run: LeanRun,
+        current: list[int],
+    ) -> None:
+        """Return visits for a complication whose signs show (or go on) after the first episode ended."""
+        assert course.t_manifest is not None and course.t_end is not None
+        final = self.compiled.final
+        red_flag = self.signs[course.complication][history.sign[j]].red_flag
+        puncture = history.puncture[j]
+        horizon = course.t_present + self.horizon
+        at = max(course.t_manifest + history.return_delay[j], course.t_end)
+        dismissed = self.policy.dismissed_returns
+        while at <= horizon and course.t_escalated is None:
+            course.episodes += 1
+            run.reset()
+            current[0] = run.state
+            if dismissed:
+                # the red flag put down to a bad PDPH: seen as a headache, no findings recorded
+                dismissed -= 1
+                if puncture >= 0:
+                    send(self.ev_puncture, history.t_puncture[j], self.puncture_fields[puncture])
+                send(self.ev_present, at, self.typical)
+                at += draws["flag_delay"][j]
+                if not final[run.state]:  # still under care: the red flag reaches this episode
+                    send(self.ev_red_flag, at, red_flag)
+            else:
+                send(self.ev_red_flag, at, red_flag)
+            course.return_states.append(run.state)

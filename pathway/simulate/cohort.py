@@ -145,9 +145,9 @@ def iso(minute: int) -> str:
     return (EPOCH + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def episode_label(episode: int) -> str | None:
-    """The `episode` a course carries in the event stream: none for the first, "2", "3", ... after."""
-    return None if episode <= 1 else str(episode)
+def episode_label(episode: int, episodes: int) -> str | None:
+    """The `episode` a line carries in the event stream: "1", "2", ... for a patient who came back, else none."""
+    return None if episodes <= 1 else str(episode)
 
 
 def course_events(course: Course, compiled: CompiledPathway) -> dict[int, list[Event]]:
@@ -157,7 +157,8 @@ def course_events(course: Course, compiled: CompiledPathway) -> dict[int, list[E
     by_episode: dict[int, list[Event]] = {}
     for line, (event, minute, fields, episode) in enumerate(course.events, start=1):
         at = EPOCH + timedelta(minutes=minute)
-        record = Event(line, compiled.event_names[event], at, iso(minute), fields, patient)
+        label = episode_label(episode, course.episodes)
+        record = Event(line, compiled.event_names[event], at, iso(minute), fields, patient, label)
         by_episode.setdefault(episode, []).append(record)
     return by_episode
 
@@ -167,7 +168,7 @@ def event_lines(course: Course, compiled: CompiledPathway) -> Iterator[str]:
     assert course.events is not None
     for event, minute, fields, episode in course.events:
         record: dict[str, Any] = {"event": compiled.event_names[event], "at": iso(minute), "patient": patient}
-        label = episode_label(episode)
+        label = episode_label(episode, course.episodes)
         if label is not None:
             record["episode"] = label
         record.update(fields)
@@ -180,10 +181,11 @@ def _check(course: Course, ctx: Context, aggregate: Aggregate, spec: CohortSpec)
     monitored = ctx.monitor is not None and spec.monitored(course.index)
     rejected, mismatch, problems = 0, False, []
     for episode, events in course_events(course, ctx.compiled).items():
-        trace = compiled_engine.run_course(ctx.pathway, events, patient)
+        label = episode_label(episode, course.episodes)
+        trace = compiled_engine.run_course(ctx.pathway, events, patient, label)
         rejected += len(trace.rejected)
         if spec.check_engines:
-            reference = psm_engine.run_course(ctx.pathway, events, patient)
+            reference = psm_engine.run_course(ctx.pathway, events, patient, label)
             mismatch = mismatch or reference != trace
             if episode == 1:
                 lean_path = tuple(ctx.compiled.state_ids[s] for s in course.path)

@@ -46,11 +46,14 @@ class NaturalHistory:
     reported: list[bool]
     first_review: list[int]
     complication: list[int]
+    sign: list[int]
     t_manifest: list[int]
     notice: list[int]
+    return_delay: list[int]
     # per patient and per review / patch: numpy arrays read with .item(j, k) only when needed
     review_interval: np.ndarray
     review_worse: np.ndarray
+    review_debilitating: np.ndarray
     patch_delay: np.ndarray
     patch_review: np.ndarray
     relief: np.ndarray
@@ -135,7 +138,13 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
         mask = complication == k
         if mask.any():
             t_manifest[mask] = t_puncture[mask] + _minutes(comp.onset.sample(u[mask, Slot.COMPLICATION_ONSET]))
+    sign = np.full(n, -1)
+    for k, comp in enumerate(params.complications):
+        mask = complication == k
+        if mask.any():
+            sign[mask] = _choose(u[mask, Slot.SIGN], np.array([s.weight.value for s in comp.signs]))
     notice = _minutes(params.red_flag_notice.sample(u[:, Slot.NOTICE]))
+    return_delay = _minutes(params.return_delay.sample(u[:, Slot.RETURN_DELAY]))
     # the signs of a complication bring the patient in, if they come first
     seen = np.where(complication >= 0, t_manifest + notice, NEVER)
     t_present = np.where(seen < t_present, seen, t_present)
@@ -157,6 +166,7 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
         params.review_interval.sample(u[:, Slot.REVIEW_INTERVAL : Slot.REVIEW_INTERVAL + Slot.MAX_REVIEWS])
     )
     worse = u[:, Slot.REVIEW_WORSE : Slot.REVIEW_WORSE + Slot.MAX_REVIEWS] < params.worse.value
+    debilitating = u[:, Slot.DEBILITATING : Slot.DEBILITATING + Slot.MAX_REVIEWS] < params.debilitating.value
 
     patch_cols = [Slot.PATCH + 3 * k for k in range(Slot.MAX_PATCHES)]
     delays = np.column_stack([_minutes(params.patch_delay.sample(u[:, c])) for c in patch_cols])
@@ -182,10 +192,13 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
         reported=reported.tolist(),
         first_review=first_review.tolist(),
         complication=complication.tolist(),
+        sign=sign.tolist(),
         t_manifest=t_manifest.tolist(),
         notice=notice.tolist(),
+        return_delay=return_delay.tolist(),
         review_interval=intervals,
         review_worse=worse,
+        review_debilitating=debilitating,
         patch_delay=delays,
         patch_review=reviews,
         relief=relief,

@@ -40,6 +40,7 @@ RESPONSES = ("resolved", "improving", "unchanged", "worsening")
 RELIEF = ("complete", "partial", "none")
 MAX_REVIEW_SLOTS = 12
 MAX_VITALS = 4
+MAX_DISMISSED_RETURNS = 3
 
 
 @attrs.frozen
@@ -69,12 +70,21 @@ class Puncture:
 
 
 @attrs.frozen
+class Sign:
+    """How a complication first shows: the red flag sent, findings of any examination, of a review only."""
+
+    weight: Number
+    red_flag: Fields
+    exam: Fields
+    review: Fields
+
+
+@attrs.frozen
 class Complication:
     id: str
     rate: Number
     onset: Dist
-    red_flag: Fields
-    exam: Fields
+    signs: tuple[Sign, ...]
 
 
 @attrs.frozen
@@ -91,6 +101,7 @@ class Policy:
     at_presentation: tuple[ImagingChoice, ...]
     exam_red_flags: bool
     red_flag_delay: Dist
+    dismissed_returns: int
 
 
 @attrs.frozen
@@ -120,6 +131,8 @@ class SimParams:
     improving_within: Number
     worse: Number
     max_reviews: int
+    debilitating: Number
+    debilitating_fields: tuple[Fields, Fields]
     responses: dict[str, Fields]
     patch_delay: Dist
     patch_review: Dist
@@ -127,6 +140,8 @@ class SimParams:
     relief_fields: dict[str, Fields]
     red_flag_notice: Dist
     complications: tuple[Complication, ...]
+    return_delay: Dist
+    return_horizon_days: Number
     contrast: tuple[str, ...]
     dose_msv: dict[str, Number]
     policies: dict[str, Policy]
@@ -159,6 +174,7 @@ TOP_LEVEL = (
     "blood_patch",
     "red_flags",
     "complications",
+    "returns",
     "imaging",
     "policies",
 )
@@ -206,16 +222,30 @@ def _complications(root: Entry) -> tuple[Complication, ...]:
     complications = []
     seen: set[str] = set()
     for item in root.items("complications"):
-        item.only("id", "rate", "onset", "red_flag", "exam")
+        item.only("id", "rate", "onset", "red_flag", "exam", "review", "signs")
         cid = item.text("id")
         if cid in seen:
             item.fail(f"duplicate id {cid!r}", "id")
         seen.add(cid)
-        complications.append(
-            Complication(
-                cid, item.probability("rate"), item.dist("onset"), item.fields("red_flag"), item.fields("exam")
+        if "signs" in item.table:  # several ways of showing, by weight
+            if "red_flag" in item.table or "exam" in item.table:
+                item.fail("give either signs or red_flag and exam, not both")
+            entries = item.items("signs")
+            for sign in entries:
+                sign.only("weight", "red_flag", "exam", "review")
+            check_weights(entries, "sign", exact=True)
+        else:  # one way of showing: the complication's own red_flag and exam
+            entries = [item]
+        signs = tuple(
+            Sign(
+                e.number("weight", 0.0) if e is not item else Number(1.0, source="the only sign"),
+                e.fields("red_flag"),
+                e.fields("exam"),
+                e.fields("review") if "review" in e.table else {},
             )
+            for e in entries
         )
+        complications.append(Complication(cid, item.probability("rate"), item.dist("onset"), signs))
     if sum(c.rate.value for c in complications) > 1.0 + 1e-9:
         root.fail("complication rates add up to more than 1", "complications")
     return tuple(complications)
@@ -226,7 +256,7 @@ def _policies(root: Entry) -> dict[str, Policy]:
     policies = {}
     for name in policies_entry.table:
         item = policies_entry.child(name)
-        item.only("text", "order", "at_presentation", "exam_red_flags", "red_flag_delay")
+        item.only("text", "order", "at_presentation", "exam_red_flags", "red_flag_delay", "dismissed_returns")
         order_entry = item.child("order")
         order_entry.only(*RATINGS)
         imaging_choices: list[ImagingChoice] = []
@@ -246,6 +276,7 @@ def _policies(root: Entry) -> dict[str, Policy]:
             at_presentation=tuple(imaging_choices),
             exam_red_flags=item.flag("exam_red_flags"),
             red_flag_delay=item.dist("red_flag_delay"),
+            dismissed_returns=item.whole("dismissed_returns", 0, MAX_DISMISSED_RETURNS),
         )
     if not policies:
         policies_entry.fail("no policy defined")
@@ -299,13 +330,25 @@ def parse(data: Mapping[str, Any], file: str, digest: str = "", assignments: Seq
     resolution = root.child("resolution")
     resolution.only("reported")
     review = root.child("reassessment")
-    review.only("first", "interval", "improving_within", "worse", "max_reviews", *RESPONSES)
+    review.only(
+        "first",
+        "interval",
+        "improving_within",
+        "worse",
+        "max_reviews",
+        "debilitating",
+        "debilitating_yes",
+        "debilitating_no",
+        *RESPONSES,
+    )
     patch = root.child("blood_patch")
     patch.only("delay", "review", "fields", "relief")
     relief = patch.child("relief")
     relief.only(*RELIEF)
     flags = root.child("red_flags")
     flags.only("notice")
+    returns = root.child("returns")
+    returns.only("delay", "horizon")
 
     imaging = root.child("imaging")
     imaging.only("contrast", "contrast_source", "dose_msv")
@@ -342,6 +385,8 @@ def parse(data: Mapping[str, Any], file: str, digest: str = "", assignments: Seq
         improving_within=review.number("improving_within", 0.0),
         worse=review.probability("worse"),
         max_reviews=review.whole("max_reviews", 1, MAX_REVIEW_SLOTS),
+        debilitating=review.probability("debilitating"),
+        debilitating_fields=(review.fields("debilitating_no"), review.fields("debilitating_yes")),
         responses={name: review.fields(name) for name in RESPONSES},
         patch_delay=patch.dist("delay"),
         patch_review=patch.dist("review"),
@@ -349,6 +394,8 @@ def parse(data: Mapping[str, Any], file: str, digest: str = "", assignments: Seq
         relief_fields={name: relief.fields(name) for name in RELIEF},
         red_flag_notice=flags.dist("notice"),
         complications=_complications(root),
+        return_delay=returns.dist("delay"),
+        return_horizon_days=returns.number("horizon", 0.0),
         contrast=tuple(contrast),
         dose_msv={rrl: doses.number(rrl, 0.0) for rrl in doses.table},
         policies=_policies(root),

@@ -79,10 +79,15 @@ class _Checker:
         self.fields("blood_patch.fields", "patch", params.patch_fields)
         for name, fields in params.relief_fields.items():
             self.fields(f"blood_patch.relief.{name}", "patch_review", fields)
+        for name, fields in zip(("debilitating_no", "debilitating_yes"), params.debilitating_fields, strict=True):
+            self.fields(f"reassessment.{name}", "reassessment", fields, partial=True)
         for i, complication in enumerate(params.complications):
-            self.fields(f"complications[{i}].red_flag", "red_flag", complication.red_flag)
-            for role in EXAMINED:
-                self.fields(f"complications[{i}].exam", role, complication.exam, partial=True)
+            for k, sign in enumerate(complication.signs):
+                where = f"complications[{i}].signs[{k}]" if len(complication.signs) > 1 else f"complications[{i}]"
+                self.fields(f"{where}.red_flag", "red_flag", sign.red_flag)
+                for role in EXAMINED:
+                    self.fields(f"{where}.exam", role, sign.exam, partial=True)
+                self.fields(f"{where}.review", "reassessment", sign.review, partial=True)
 
     def states_and_codes(self) -> None:
         params, pathway = self.params, self.pathway

@@ -181,6 +181,13 @@ def policy_summary(aggregate: Aggregate, compiled: CompiledPathway, params: SimP
             }
             for k, comp in enumerate(params.complications)
         },
+        "returns": {
+            "patients_count": aggregate.returned,
+            "patients_per_1000": intervals.share(aggregate.returned, n, PER),
+            "episodes_count": aggregate.return_episodes,
+            "escalated_count": aggregate.escalated_on_return,
+            "final_states": {compiled.state_ids[i]: count for i, count in enumerate(aggregate.return_final) if count},
+        },
         "imaging": {
             "by_code_count": by_code,
             "by_rating_count": by_rating,

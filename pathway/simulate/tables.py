@@ -89,7 +89,7 @@ class TableRows:
             "presented_at": _millis(course.t_present),
             "ended_at": _millis(course.t_end),
             "hours_to_end": (course.t_end - course.t_present) / 60 if course.t_end is not None else None,
-            "events_accepted": len(course.accepted),
+            "events_accepted": len(course.accepted) + course.return_events,
             "events_rejected": course.rejected,
             "reviews": course.reviews,
             "blood_patches": course.patches,

@@ -289,7 +289,7 @@ def _targets(params: SimParams, pathway: Pathway) -> Any:
         tuple(c.id for c in params.complications),
     )
     try:
-        return load_targets(params, facts)
+        return load_targets(facts)
     except ParamsError as err:
         fail(str(err))
 

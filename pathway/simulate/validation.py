@@ -97,8 +97,12 @@ def _wilson_share(p: float, n: int) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def load_targets(params: SimParams, facts: FactContext, path: Path = DEFAULT_TARGETS) -> tuple[Target, ...]:
-    """Read and check the targets file against the parameters and the facts a cohort records."""
+def load_targets(facts: FactContext, path: Path = DEFAULT_TARGETS) -> tuple[Target, ...]:
+    """Read and check the targets file against the facts a cohort records.
+
+    Puncture kinds and policies are checked when the report is made: a target whose subgroup the
+    run does not have (another parameter file, a policy not compared) is reported as not assessable.
+    """
     file = path.name
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -107,7 +111,6 @@ def load_targets(params: SimParams, facts: FactContext, path: Path = DEFAULT_TAR
     root = Entry(file, "", data)
     root.only("targets")
     known_facts = set(facts.names)
-    punctures = {p.id for p in params.punctures}
     targets, seen = [], set()
     for item in root.items("targets"):
         item.only(
@@ -146,17 +149,12 @@ def load_targets(params: SimParams, facts: FactContext, path: Path = DEFAULT_TAR
                     item.fail(f"unknown fact {name!r}", key)
         if not names["denominator"] or (measure == "share" and not names["numerator"]):
             item.fail("a share needs numerator and denominator facts; a median needs denominator facts")
-        for name in names["punctures"]:
-            if name not in punctures:
-                item.fail(f"unknown puncture kind {name!r}", "punctures")
         time, unit = item.text("time", ""), item.text("unit", "h")
         if measure == "median" and time not in TIMES:
             item.fail(f"time must be one of {', '.join(TIMES)}", "time")
         if unit not in UNITS:
             item.fail(f"unit must be one of {', '.join(UNITS)}", "unit")
         policy = item.text("policy", "guideline")
-        if policy not in params.policies:
-            item.fail(f"unknown policy {policy!r}", "policy")
         targets.append(
             Target(
                 tid,
@@ -208,15 +206,26 @@ def verdict(published: Published, estimate: dict[str, Any]) -> tuple[str, str]:
     )
 
 
+def missing(target: Target, aggregates: dict[str, Aggregate], params: SimParams) -> str:
+    """Why the run has no subgroup for this target ('' when it has one)."""
+    if target.policy not in aggregates:
+        return f"policy {target.policy!r} was not simulated in this run (add it with --compare)"
+    kinds = {p.id for p in params.punctures}
+    unknown = [name for name in target.punctures if name not in kinds]
+    return f"the parameter file has no puncture kind {unknown[0]!r}" if unknown else ""
+
+
 def report(targets: tuple[Target, ...], aggregates: dict[str, Aggregate], params: SimParams) -> dict[str, Any]:
     """validation.json: every target with both figures and its verdict, and the counts by use."""
     rows = []
     counts = {use: {CONSISTENT: 0, INCONSISTENT: 0, NOT_ASSESSABLE: 0} for use in USES}
     for target in targets:
-        if target.policy not in aggregates:
-            continue
-        estimate = simulated(target, aggregates[target.policy], params)
-        outcome, reason = verdict(target.published, estimate)
+        why = missing(target, aggregates, params)
+        if why:
+            estimate, (outcome, reason) = intervals.estimate(0.0, None, None, 0, "none", True), (NOT_ASSESSABLE, why)
+        else:
+            estimate = simulated(target, aggregates[target.policy], params)
+            outcome, reason = verdict(target.published, estimate)
         counts[target.use][outcome] += 1
         published = attrs.asdict(target.published)
         rows.append(

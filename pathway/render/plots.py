@@ -127,7 +127,7 @@ def time_to_resolution(summary: Mapping[str, Any], resolution: str, pathway: Pat
     colours = _policy_colours(policies)
     with plt.rc_context(STYLE):
         figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [2.2, 1]})
-        last_bin = 0
+        last_bin, top = 0, 0.0
         for name in policies:
             body = summary["by_policy"][name]
             hist = body["time_to_end_hist"]
@@ -143,14 +143,15 @@ def time_to_resolution(summary: Mapping[str, Any], resolution: str, pathway: Pat
                 highs.append(100 * high)
                 if count:
                     last_bin = max(last_bin, i + 1)
+            top = max(top, *highs)
             left.step(xs, ys, where="post", color=colours[name], label=name)
             left.fill_between(xs, lows, highs, step="post", color=colours[name], alpha=0.2, linewidth=0)
         step = summary["time_to_end_hist"]["step_h"]
         left.set_xlim(0, max(last_bin + 1, 2) * step)
-        left.set_ylim(0, 100)
+        left.set_ylim(0, min(100.0, top * 1.08) if top else 100.0)
         left.set_xlabel("hours after presentation")
         left.set_ylabel(f"% of patients {_title(pathway, resolution).lower()}")
-        left.set_title("Cumulative share resolved (95 % band)")
+        left.set_title("Cumulative share resolved (95 % band; the same patients, so curves may overlap)")
         left.legend(loc="lower right")
         medians = [summary["by_policy"][p]["time_to_resolution_h"] for p in policies]
         shown = [(p, m["p50"]) for p, m in zip(policies, medians, strict=True) if m.get("n")]

@@ -51,7 +51,7 @@ class Aggregate:
         self.return_final = [0] * n_states  # the state each return episode ended in
         self.escalated_on_return = 0
         self.measures: Counter[tuple[int, ...]] = Counter()  # patients per MEASURES vector
-        self.facts: Counter[tuple[int, str]] = Counter()  # (puncture, fact) -> patients
+        self.fact_sets: Counter[tuple[int, tuple[str, ...]]] = Counter()  # (puncture, facts) -> patients
         self.fact_times: Counter[tuple[int, str, int]] = Counter()  # (puncture, time, minutes) -> patients
         self.reviews: Counter[int] = Counter()
         self.patches: Counter[int] = Counter()
@@ -115,11 +115,19 @@ class Aggregate:
                 self.escalated_on_return += 1
         self.measures[measures] += 1
         names, times = facts
-        for name in names:
-            self.facts[(puncture, name)] += 1
+        if names:
+            self.fact_sets[(puncture, tuple(names))] += 1  # one count per patient; split by fact() later
         for name, minutes in times:
             self.fact_times[(puncture, name, minutes)] += 1
         self._occupy(course)
+
+    def facts(self) -> Counter[tuple[int, str]]:
+        """Patients per (puncture, fact)."""
+        out: Counter[tuple[int, str]] = Counter()
+        for (puncture, names), count in self.fact_sets.items():
+            for name in names:
+                out[(puncture, name)] += count
+        return out
 
     def expand(self, initial: int, targets: tuple[int, ...]) -> None:
         """Per-patient totals from the course shapes (call once, after the last merge)."""

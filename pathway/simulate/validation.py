@@ -180,8 +180,10 @@ def simulated(target: Target, aggregate: Aggregate, params: SimParams) -> dict[s
     ids = [p.id for p in params.punctures]
     chosen = {ids.index(p) for p in target.punctures} if target.punctures else set(range(len(ids)))
 
+    facts = aggregate.facts()
+
     def count(names: tuple[str, ...]) -> int:
-        return sum(aggregate.facts[(p, name)] for p in chosen for name in names)
+        return sum(facts[(p, name)] for p in chosen for name in names)
 
     if target.measure == "share":
         return intervals.share(count(target.numerator), count(target.denominator))

@@ -73,9 +73,12 @@ def test_dismissing_red_flags_dismisses_the_first_return_too(cohort: Path) -> No
     assert (table["escalated_episode"].fill_null(0) != 1).all()
     events = pl.read_parquet(cohort / "events.parquet").filter(pl.col("policy") == "dismiss_red_flags")
     second = events.filter((pl.col("episode") == 2) & pl.col("patient").is_in(table["patient"].implode()))
-    # the first return starts as a headache without findings (the puncture repeated for the pathway's window)
-    starts = second.filter(pl.col("seq") <= 2)["event"].to_list()
-    assert set(starts) <= {"dural_puncture", "presentation"}
+    # the first return is a presentation without findings, which the pathway hands off
+    assert set(second.filter(pl.col("seq") == 1)["event"].to_list()) == {"presentation"}
+    assert set(second.filter(pl.col("seq") == 1)["state"].to_list()) <= {
+        "refer_spontaneous_intracranial_hypotension",  # an episode does not carry the puncture over
+        "refer_alternative_diagnosis",
+    }
     assert (
         second.filter(pl.col("event") == "presentation")["temperature_c"].null_count()
         == second.filter(pl.col("event") == "presentation").height

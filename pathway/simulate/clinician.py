@@ -12,9 +12,10 @@ as findings at an examination in between if the policy records them.
 A complication whose signs show after the course has ended brings the patient
 back: each return visit is a new episode of the same patient (the contract's
 `episode`), which starts with the red flag. A policy that dismisses red flags
-sends the first return(s) home as a persistent headache, and the patient comes
-back again after its red-flag delay. Returns beyond the follow-up horizon are not
-simulated: those complications are never escalated.
+sends the first return(s) home (a presentation without findings, which the
+pathway hands off), and the patient comes back again after its red-flag delay.
+Returns beyond the follow-up horizon are not simulated: those complications are
+never escalated.
 """
 
 from __future__ import annotations
@@ -336,7 +337,6 @@ class Clinician:
         assert course.t_manifest is not None and course.t_end is not None
         final = self.compiled.final
         red_flag = self.signs[course.complication][history.sign[j]].red_flag
-        puncture = history.puncture[j]
         horizon = course.t_present + self.horizon
         at = max(course.t_manifest + history.return_delay[j], course.t_end)
         dismissed = self.policy.dismissed_returns
@@ -345,10 +345,9 @@ class Clinician:
             run.reset()
             current[0] = run.state
             if dismissed:
-                # the red flag put down to a bad PDPH: seen as a headache, no findings recorded
+                # the red flag put down to a bad PDPH: seen as a headache, no findings recorded. An
+                # episode does not carry the puncture over (contract), so the pathway hands it off.
                 dismissed -= 1
-                if puncture >= 0:
-                    send(self.ev_puncture, history.t_puncture[j], self.puncture_fields[puncture])
                 send(self.ev_present, at, self.typical)
                 at += draws["flag_delay"][j]
                 if not final[run.state]:  # still under care: the red flag reaches this episode

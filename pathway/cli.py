@@ -2,28 +2,42 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
-from pathway import compiled
 from pathway.cli_common import EXIT_INPUT, EXIT_OK, EXIT_REJECTED, EXIT_VIOLATION, definition_option, fail
-from pathway.courses import CourseRun
-from pathway.engine import PatientRun
 from pathway.model import Pathway
 from pathway.outdir import write_atomically
-from pathway.replay import Outcome, replay
-from pathway.report import pathway_view, trace_view
 from pathway.safe_text import json_line, shown
-from pathway.stream import open_events
-from pathway.trace import Trace, trace_json_text
-from pathway.verify.monitor import monitor_for
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from pathway.trace import Trace
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subsystem commands are imported on first use, so `pathway run` starts fast."""
+
+    lazy: dict[str, str] = {}  # noqa: RUF012 (filled once, below)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="pdph-pathway")
 def main() -> None:
     """The ACR post-dural puncture headache (PDPH) pathway as a declarative state machine.
@@ -35,7 +49,12 @@ def main() -> None:
 
 @main.command()
 @click.argument("events_file", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per patient (CLINICAL.md section 6).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per patient (contract section 6, docs/clinical-contract.md).",
+)
 @click.option(
     "--engine",
     type=click.Choice(["psm", "compiled"]),
@@ -62,15 +81,25 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
       1  a course broke a safety property (only possible with a --definition that
          `pathway verify` rejects); each violation is reported on stderr
     """
+    # imported here, not at the top: each command loads only the machinery it uses (start-up time)
+    from pathway import compiled
+    from pathway.courses import CourseRun
+    from pathway.engine import PatientRun
+    from pathway.replay import Outcome, replay
+    from pathway.stream import open_events
+    from pathway.trace import trace_json_text
+    from pathway.verify.monitor import monitor_for
+
     if engine == "compiled":
         table = compiled.compile_pathway(pathway)
         start: Callable[[str | None, str | None], CourseRun] = lambda p, e: compiled.TracedRun(table, p, e)  # noqa: E731
     else:
         start = lambda p, e: PatientRun(pathway, p, e)  # noqa: E731
-    console = Console()
+    console = None
     outcome = Outcome()
     reported = 0
     try:
+        # each course is printed when its last line has been read: memory follows the open courses
         with open_events(events_file) as source:
             for trace, violations in replay(source, pathway, start, _problem, outcome):
                 reported += 1
@@ -79,20 +108,21 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
                     sys.stdout.writelines(trace_json_text(trace, pathway, extra))
                     sys.stdout.write("\n")
                 else:
-                    console.print(trace_view(trace, pathway))
+                    console = console or _console()
+                    console.print(_trace_view(trace, pathway))
                 for violation in violations:
                     click.echo(f"monitor: {_who(trace)}{shown(str(violation))}", err=True)
     except OSError as err:
         if err.filename is None:
-            raise  # writing the output failed: clean_exit reports it
+            raise  # writing the output failed: pathway.clean_exit reports it
         fail(f"{events_file}: {err.strerror or err}")
     if not reported and not outcome.input_problems and not as_json:
-        console.print("no events")
-    if outcome.input_problems:
-        sys.exit(EXIT_INPUT)
+        _console().print("no events")
     stream_violations = monitor_for(pathway).check_named(outcome.named, outcome.unnamed)
     for violation in stream_violations:
         click.echo(f"monitor: {violation}", err=True)
+    if outcome.input_problems:
+        sys.exit(EXIT_INPUT)
     if outcome.violated or stream_violations:
         sys.exit(EXIT_VIOLATION)
     sys.exit(EXIT_REJECTED if outcome.refused else EXIT_OK)
@@ -107,22 +137,54 @@ def _who(trace: Trace) -> str:
     return who + (f"episode {shown(trace.episode)}: " if trace.episode is not None else "")
 
 
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+def _trace_view(trace: Trace, pathway: Pathway) -> RenderableType:
+    from pathway.terminal.course import trace_view
+
+    return trace_view(trace, pathway)
+
+
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="States, transitions and recommendations as JSON.")
-@click.option("--markdown", is_flag=True, help="Markdown tables of states, transitions and thresholds (the README's).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "html"]),
+    default=None,
+    help="text: tables for the terminal (the default); json: the pathway as data; markdown: the README's "
+    "tables; html: a self-contained page with the clickable diagram, the tables and the sources.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--markdown", is_flag=True, help="Same as --format markdown.")
 @click.option(
     "--into",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="With --markdown: replace the generated block of this file (e.g. README.md) instead of printing.",
 )
+@click.option(
+    "--evidence",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="With --format html: evidence notes (Markdown, one heading per citation id). Default: docs/evidence.md.",
+)
 @definition_option
-def describe(as_json: bool, markdown: bool, into: Path | None, pathway: Pathway) -> None:
+def describe(
+    fmt: str | None, as_json: bool, markdown: bool, into: Path | None, evidence: Path | None, pathway: Pathway
+) -> None:
     """The pathway as a reviewer reads it: states, recommendations, guarded transitions, sources."""
-    if as_json and markdown:
-        fail("choose one of --json and --markdown")
-    if into is not None and not markdown:
+    chosen = {f for f, flag in (("json", as_json), ("markdown", markdown), (fmt, fmt is not None)) if flag}
+    if len(chosen) > 1:
+        fail("choose one of --json, --markdown and --format")
+    fmt = chosen.pop() if chosen else "text"
+    if into is not None and fmt != "markdown":
         fail("--into writes the markdown tables: use it with --markdown")
-    if markdown:
+    if evidence is not None and fmt != "html":
+        fail("--evidence is shown in the html page: use it with --format html")
+    if fmt == "markdown":
         from pathway.describe_markdown import markdown_tables, replace_in
 
         tables = markdown_tables(pathway)
@@ -130,17 +192,29 @@ def describe(as_json: bool, markdown: bool, into: Path | None, pathway: Pathway)
             click.echo(tables)
             return
         try:
-            write_atomically(into, replace_in(into.read_text(encoding="utf-8"), tables).encode("utf-8"))
+            write_atomically(into, replace_in(into.read_text(encoding="utf-8"), tables))
         except (ValueError, UnicodeDecodeError) as err:
             fail(f"{into}: {err}")
         except OSError as err:
             fail(f"{into}: {err.strerror or err}")
         return
-    if as_json:
+    if fmt == "json":
         from pathway.describe_json import pathway_json
 
         click.echo(json_line(pathway_json(pathway), indent=2))
         return
+    if fmt == "html":
+        from pathway.report.page import pathway_html
+
+        try:
+            click.echo(pathway_html(pathway, evidence), nl=False)
+        except (UnicodeDecodeError, ValueError) as err:
+            fail(f"{evidence}: {err}")
+        return
+    from rich.console import Console
+
+    from pathway.terminal.describe import pathway_view
+
     console = Console()
     for part in pathway_view(pathway):
         console.print(part)
@@ -153,16 +227,14 @@ def entry() -> None:
     run_cleanly(main)
 
 
-# Commands that live with their subsystem register themselves below, one line each.
-from pathway.demo import demo  # noqa: E402
-
-main.add_command(demo)
-from pathway.render.command import diagram  # noqa: E402
-
-main.add_command(diagram)
-from pathway.verify.command import cmd as verify_cmd  # noqa: E402
-
-main.add_command(verify_cmd)
-from pathway.simulate.command import simulate  # noqa: E402
-
-main.add_command(simulate)
+# Commands that live with their subsystem: one line each, "module:attribute". A command's module
+# (and so its machinery: numpy, matplotlib, the verifier...) is imported only when it runs.
+LAZY_COMMANDS: dict[str, str] = {
+    "demo": "pathway.demo:demo",
+    "diagram": "pathway.render.command:diagram",
+    "verify": "pathway.verify.command:cmd",
+    "simulate": "pathway.simulate.command:simulate",
+    "report": "pathway.report.command:report",
+    "data-dictionary": "pathway.simulate.dictionary:data_dictionary",
+}
+main.lazy = LAZY_COMMANDS

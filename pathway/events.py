@@ -1,4 +1,4 @@
-"""The event stream of CLINICAL.md section 3: JSON Lines in, validated records out.
+"""The event stream of the contract (docs/clinical-contract.md) section 3: JSON Lines in, validated records out.
 
 The vocabulary (event names, fields, types, allowed values) comes from the loaded
 pathway definition; this module only knows the envelope every record shares:
@@ -275,12 +275,19 @@ def read_events(lines: Iterable[str | bytes], pathway: Pathway) -> Iterator[Even
 UNNAMED = "missing: other lines of this stream name their patient, so every line must"
 
 
-def unnamed_refusal(item: Event | EventError) -> Event | EventError:
-    """``item`` in a stream where other lines name their patient: an Event naming none is refused.
+def refuse_unnamed(items: list[Event | EventError]) -> list[Event | EventError]:
+    """In a stream where some line names a patient, a line that names none is malformed.
 
     Such a line must not start a course of its own: a presentation whose patient id was lost
     would otherwise be reported as a patient with no dural puncture (contract section 3).
     """
+    if not any(item.patient is not None for item in items):  # a malformed line that names one counts too
+        return items
+    return [unnamed_refusal(item) for item in items]
+
+
+def unnamed_refusal(item: Event | EventError) -> Event | EventError:
+    """``item`` in a stream where other lines name their patient: an Event naming none is refused."""
     if isinstance(item, Event) and item.patient is None:
         return EventError(item.line, UNNAMED, "patient", None, item.episode)
     return item

@@ -265,14 +265,16 @@ class OutputDir:
         del self._written[MANIFEST]
 
 
-def write_atomically(path: str | Path, data: bytes) -> Path:
-    """One file outside any run directory (e.g. README.md): a temporary name beside it, then a rename."""
+def write_atomically(path: str | Path, data: str | bytes) -> Path:
+    """One file outside any run directory (README.md, a --junit report): a temporary name beside it,
+    created afresh (never through a link), then a rename."""
     target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{secrets.token_hex(8)}.partial")
     fd = os.open(temporary, _NEW_FILE, 0o644)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -39,20 +39,25 @@ UNNAMED: Course = (None, None)
 
 @attrs.define
 class StreamIndex:
-    """What the first pass learnt: on which lines a course ends, and whether any line names a patient.
+    """What the first pass learnt, in a byte or two per line and nothing per course.
 
-    ``ends[n]`` is true when line n is the last of its course; it costs a byte per line, and
-    nothing per course. A line whose patient cannot be read may belong to the unnamed course:
-    it counts as that course's line (``last_unnamed``), so the unnamed course is never
-    reported before such a line.
+    ``ends[n]``: line n is the last of its course (patient, episode); ``patient_ends[n]``: the
+    last of its patient, over all episodes. ``last_unnamed``: the last line that names no
+    readable patient (0: none); such a line may concern any course. ``courses``: how many
+    courses name a patient.
     """
 
     named: bool = False
     ends: bytearray = attrs.Factory(bytearray)
+    patient_ends: bytearray = attrs.Factory(bytearray)
     last_unnamed: int = 0
+    courses: int = 0
 
     def ends_course(self, line: int) -> bool:
         return line < len(self.ends) and bool(self.ends[line])
+
+    def ends_patient(self, line: int) -> bool:
+        return line < len(self.patient_ends) and bool(self.patient_ends[line])
 
 
 class EventSource:
@@ -94,34 +99,40 @@ def _copy(handle: IO[bytes]) -> Iterator[IO[bytes]]:
 
 
 def index(source: EventSource) -> StreamIndex:
-    """The first pass: the lines that end a course, and whether any line names a patient."""
+    """The first pass: where courses and patients end, and whether any line names a patient."""
     found = StreamIndex()
-    keys = array("q")  # per line, a 64-bit digest of its course (0: none): 8 bytes a line, no object per course
+    # per line, 64-bit digests of its course and of its patient (0: none): 16 bytes a line, no object per course
+    courses, patients = array("q"), array("q")
     number = 0
     try:
         for number, raw in enumerate(source.lines(), start=1):
             record = decode_line(number, raw)
             course = None if record is None or isinstance(record, EventError) else course_named(record)
             if record is not None and (course is None or course[0] is None):
-                found.last_unnamed = number  # an unreadable or unnamed line may be the unnamed course's
-            found.named |= course is not None and course[0] is not None
-            keys.append(_digest(course) if course is not None and course != UNNAMED else 0)
+                found.last_unnamed = number
+            patient = course[0] if course is not None else None
+            # only named courses end early: a stream of unnamed lines is reported at its end
+            courses.append(_digest(course) if patient is not None else 0)
+            patients.append(_digest(patient) if patient is not None else 0)
+            found.named |= patient is not None
     except LineTooLong:
         found.last_unnamed = number + 1
-    found.ends = _last_of_each(keys)
+    found.ends, found.courses = _last_of_each(courses)
+    found.patient_ends, _ = _last_of_each(patients)
     return found
 
 
-def _digest(course: Course) -> int:
+def _digest(key: object) -> int:
     # two courses sharing a digest (odds about 1 in 10^7 for a million courses) only delay the report
     # of the one that ends first to the end of the stream: nothing is lost or merged
-    return hash(course) or 1
+    return hash(key) or 1
 
 
-def _last_of_each(keys: array[int]) -> bytearray:
-    ends = bytearray(len(keys) + 2)  # by line number, with room for a line-too-long error after the last
+def _last_of_each(keys: array[int]) -> tuple[bytearray, int]:
+    """Marks, by line number, the last line of each digest; and how many digests there are."""
+    ends = bytearray(len(keys) + 2)  # with room for a line-too-long error after the last line
     if not keys:
-        return ends
+        return ends, 0
     import numpy as np
 
     digests = np.frombuffer(keys, dtype=np.int64)[::-1]
@@ -129,7 +140,7 @@ def _last_of_each(keys: array[int]) -> bytearray:
     lines = len(keys) - first_from_end  # 1-based line numbers of each digest's last line
     marks = np.frombuffer(ends, dtype=np.uint8)
     marks[lines[unique != 0]] = 1
-    return ends
+    return ends, int(np.count_nonzero(unique))
 
 
 def items(source: EventSource, pathway: Pathway, found: StreamIndex) -> Iterator[Event | EventError]:

@@ -1,4 +1,4 @@
-"""What a run reports for one patient (CLINICAL.md section 6) and its JSON form."""
+"""What a run reports for one patient (contract section 6, docs/clinical-contract.md) and its JSON form."""
 
 from __future__ import annotations
 

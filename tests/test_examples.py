@@ -1,4 +1,4 @@
-"""Every shipped example reports what examples/expected.toml (written from CLINICAL.md) says."""
+"""Every shipped example reports what examples/expected.toml (written from the contract) says."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_example_reports_what_clinical_md_says(name: str) -> None:
     expected = EXPECTED[name]
     assert result.exit_code == expected["exit"], result.output
     reports = [json.loads(line) for line in result.stdout.splitlines()]
-    by_patient = {r["patient"]: r for r in reports}
+    by_patient = {r["patient"] if "episode" not in r else f"{r['patient']}/{r['episode']}": r for r in reports}
     wanted = expected.get("patients", {None: expected})
     assert set(by_patient) == set(wanted)
     for patient, want in wanted.items():
@@ -35,6 +35,9 @@ def test_example_reports_what_clinical_md_says(name: str) -> None:
         assert report["state"] == want["state"]
         assert report["path"] == want["path"]
         assert [r["line"] for r in report["rejected"]] == want["rejected"]
+        if "appropriate_imaging" in want:
+            appropriate = [r["code"] for r in report["recommendations"] if r.get("rating") == "usually_appropriate"]
+            assert appropriate == want["appropriate_imaging"]
         assert report["final"] == (want["state"] not in ("conservative_therapy", "blood_patch", "presentation"))
         assert report["pathway"] == "pdph"
         # every step names its line, event, time, states, reason and source

@@ -1,4 +1,4 @@
-"""Every routing case of CLINICAL.md section 1 and every course rule of section 2."""
+"""Every routing case of the contract (docs/clinical-contract.md) section 1 and every course rule of section 2."""
 
 from __future__ import annotations
 

@@ -108,7 +108,7 @@ def test_a_second_run_into_a_busy_directory_refuses_and_the_first_stays_whole(tm
     _, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
     files = complete(out)
-    assert set(files) == {"events.jsonl", "outcomes.csv", "summary.json"}
+    assert {"events.jsonl", "patients.parquet", "summary.json"} <= set(files)
     with (out / "events.jsonl").open(encoding="utf-8") as events:
         for line in events:
             json.loads(line)  # no line of one run cut into by another's
@@ -118,7 +118,7 @@ def test_a_second_run_into_a_busy_directory_refuses_and_the_first_stays_whole(tm
 def test_a_later_run_leaves_none_of_the_earlier_runs_files(tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert cli("simulate", "-n", "50", "-q", "--out", str(out)).exit_code == 0
-    assert {"events.jsonl", "outcomes.csv", "occupancy.png"} <= set(complete(out))
+    assert {"events.jsonl", "patients.csv", "occupancy.png"} <= set(complete(out))
     assert cli("simulate", "-n", "60", "-q", "--summary-only", "--no-plots", "--out", str(out)).exit_code == 0
     assert set(complete(out)) == {"summary.json"}
     assert sorted(p.name for p in out.iterdir()) == ["run.json", "summary.json"]

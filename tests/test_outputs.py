@@ -95,7 +95,7 @@ def test_a_disk_full_while_drawing_leaves_no_partial_file(tmp_path: Path) -> Non
 def test_a_second_run_into_a_busy_directory_refuses_and_the_first_stays_whole(tmp_path: Path) -> None:
     out = tmp_path / "run"
     first = subprocess.Popen(
-        [sys.executable, "-m", "pathway", "simulate", "-n", "60000", "--workers", "1", "--chunk-size", "500", "-q",
+        [sys.executable, "-m", "pathway", "simulate", "-n", "20000", "--workers", "1", "--chunk-size", "500", "-q",
          "--no-plots", "--out", str(out)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
@@ -112,7 +112,7 @@ def test_a_second_run_into_a_busy_directory_refuses_and_the_first_stays_whole(tm
     with (out / "events.jsonl").open(encoding="utf-8") as events:
         for line in events:
             json.loads(line)  # no line of one run cut into by another's
-    assert json.loads((out / "summary.json").read_text())["patients"] == 60000
+    assert json.loads((out / "summary.json").read_text())["patients"] == 20000
 
 
 def test_a_later_run_leaves_none_of_the_earlier_runs_files(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ from pathway.render.output import (
 )
 from pathway.render.overlay import Overlay, frequency_overlay, trace_overlay
 from pathway.render.view import build_view
+from pathway.safe_text import shown
 from pathway.trace import Trace
 
 DEFAULT_OUT = Path("diagrams")
@@ -159,7 +160,7 @@ def diagram(
     except OSError as err:
         fail(f"{directory}: {err.strerror or err}")
     for path in written:
-        click.echo(f"wrote {path}")
+        click.echo(f"wrote {shown(str(path))}")  # --out is the user's text: shown escaped
     for problem in problems:
         click.echo(problem, err=True)
     if missing_dot:

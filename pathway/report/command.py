@@ -9,6 +9,7 @@ import click
 from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, OutputDirectory, definition_option, fail
 from pathway.model import Pathway
 from pathway.outdir import OutputDir, OutputError
+from pathway.safe_text import shown
 
 REPORT_NAME = "report.html"
 
@@ -93,5 +94,5 @@ def report(
         fail(f"{evidence or 'evidence'}: {err}")
     except OSError as err:
         fail(f"{out}: {err.strerror or err}")
-    click.echo(f"wrote {written}")
+    click.echo(f"wrote {shown(str(written))}")
     raise SystemExit(EXIT_OK if holds else EXIT_VIOLATION)

@@ -46,6 +46,9 @@ MAX_GUARD_DEPTH = 32
 """Nesting of 'not', parentheses and named predicates inside one another."""
 MAX_GUARD_NODES = 1000
 """Nodes of one guard with every named predicate written out: what evaluating it costs."""
+MAX_GUARD_LEVELS = 80
+"""Levels of one guard's tree with every named predicate written out: how deep every walk of it
+recurses (the parser's 32 nestings of 'not' and parentheses fit within it)."""
 
 
 class TooLarge(ValueError):

@@ -439,9 +439,10 @@ class _Builder:
                 f"(limit {limits.MAX_GUARD_NODES:,})",
                 key,
             )
-        if depth > limits.MAX_GUARD_DEPTH:
+        if depth > limits.MAX_GUARD_LEVELS:
             entry.fail(
-                f"guard {_short(source)}: nested {depth} deep through its predicates (limit {limits.MAX_GUARD_DEPTH})",
+                f"guard {_short(source)}: {depth} levels deep once its predicates are written out "
+                f"(limit {limits.MAX_GUARD_LEVELS})",
                 key,
             )
         self._check_literals(entry, key, source, resolved)

@@ -143,11 +143,11 @@ def test_the_parser_takes_every_guard_up_to_the_depth_limit_and_none_beyond(dept
 
 
 def test_nesting_through_predicates_counts_too() -> None:
-    chain = "".join(f'[predicates.n{i}]\nexpr = "not n{i - 1}"\ncite = "seed"\n\n' for i in range(1, 40))
+    chain = "".join(f'[predicates.n{i}]\nexpr = "not n{i - 1}"\ncite = "seed"\n\n' for i in range(1, 50))
     text = edited(
         "[predicates.fever]", '[predicates.n0]\nexpr = "seizure"\ncite = "seed"\n\n' + chain + "[predicates.fever]"
     )
-    assert "nested" in refused(text) and "through its predicates" in refused(text)
+    assert f"levels deep once its predicates are written out (limit {limits.MAX_GUARD_LEVELS})" in refused(text)
 
 
 # ---------------------------------------------------------------- 6: predicates that multiply

@@ -72,6 +72,9 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
     proves them for the whole definition; here they are watched on each real course): the
     JSON object of each patient carries a "monitor" list of violations, empty when safe.
 
+    Streams of any length: each course is printed as soon as its last line has been read
+    (so in the order courses end), and memory follows the courses still open (docs/limits.md).
+
     \b
     Exit status:
       0  every event accepted

@@ -60,7 +60,9 @@ DEFAULT_OVERLAY_OUT = Path("out") / "diagrams"
     "-o",
     type=OutputDirectory(),
     default=None,
-    help=f"Directory to write into. Default: {DEFAULT_OUT}/ (with --trace or --frequencies: {DEFAULT_OVERLAY_OUT}/).",
+    help=f"Directory to write into, with a run.json listing the files; files an earlier diagram run wrote there "
+    f"and this one does not are removed. Default: {DEFAULT_OUT}/ (with --trace or --frequencies: "
+    f"{DEFAULT_OVERLAY_OUT}/).",
 )
 @click.option(
     "--check",

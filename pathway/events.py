@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -19,6 +20,9 @@ import attrs
 from pathway.limits import MAX_LINE_BYTES
 from pathway.model import EventSpec, FieldSpec, Pathway, TimeLimits
 from pathway.safe_text import has_surrogate, shown
+
+# only a line holding a surrogate, or the JSON escape of one, can decode to a lone surrogate
+_MAYBE_SURROGATE = re.compile("[\ud800-\udfff]|\\\\u[dD][89a-fA-F]")
 
 ENVELOPE = ("event", "at", "patient", "episode")
 
@@ -155,10 +159,6 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
     """Validate one decoded JSON value against the pathway's event vocabulary."""
     if not isinstance(record, dict):
         return EventError(line, f"expected a JSON object, found {type(record).__name__}")
-    for key, value in record.items():
-        # JSON can spell half a UTF-16 pair (\\ud800); no output could carry it
-        if has_surrogate(key) or (isinstance(value, str) and has_surrogate(value)):
-            return EventError(line, "not valid Unicode text (a lone surrogate such as \\ud800)", key)
     patient = record.get("patient")
     if "patient" in record and not isinstance(patient, str):
         return EventError(line, "expected a string", "patient")
@@ -232,13 +232,19 @@ def decode_line(number: int, raw: str | bytes) -> Any:
     if not text.strip():
         return None
     try:
-        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
+        record = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
     except json.JSONDecodeError as err:
         return EventError(number, f"not valid JSON: {err.msg} at column {err.colno}")
     except ValueError as err:
         return EventError(number, f"not valid JSON: {err}")
     except RecursionError:
         return EventError(number, "not valid JSON: nested too deeply")
+    if _MAYBE_SURROGATE.search(text) and isinstance(record, dict):
+        # JSON can spell half a UTF-16 pair (\\ud800): no output could carry it, so the line is unusable
+        for key, value in record.items():
+            if has_surrogate(key) or (isinstance(value, str) and has_surrogate(value)):
+                return EventError(number, "not valid Unicode text (a lone surrogate such as \\ud800)", key)
+    return record
 
 
 def course_named(record: Any) -> tuple[str | None, str | None] | None:
@@ -249,8 +255,6 @@ def course_named(record: Any) -> tuple[str | None, str | None] | None:
     """
     if not isinstance(record, dict):
         return None
-    if any(has_surrogate(k) or (isinstance(v, str) and has_surrogate(v)) for k, v in record.items()):
-        return (None, None)
     patient, episode = record.get("patient"), record.get("episode")
     if not isinstance(patient, str):
         return (None, episode if isinstance(episode, str) else None)

@@ -184,5 +184,6 @@ LAZY_COMMANDS: dict[str, str] = {
     "diagram": "pathway.render.command:diagram",
     "verify": "pathway.verify.command:cmd",
     "simulate": "pathway.simulate.command:simulate",
+    "export": "pathway.export.command:export",
 }
 main.lazy = LAZY_COMMANDS

@@ -34,6 +34,7 @@ class Course:
         "complication",
         "events",
         "imaging",
+        "imaging_at",
         "index",
         "patches",
         "path",
@@ -57,6 +58,7 @@ class Course:
         self.rejected = 0
         self.segments: list[tuple[int, int]] = []
         self.imaging: list[ImagingOrder] = []
+        self.imaging_at: list[int] = []  # minute of each order, for records that need it (FHIR)
         self.events: list[tuple[int, int, dict[str, Any]]] | None = None
         self.t_present = 0
         self.t_end: int | None = None
@@ -177,6 +179,7 @@ class Clinician:
                         if u >= chance:
                             continue
                     course.imaging.append((target, code, rating, rrl))
+                    course.imaging_at.append(minute)
             return True
 
         path.append(run.state)
@@ -205,6 +208,7 @@ class Clinician:
         choice = draws["imaging_choice"][j]
         if choice >= 0:
             course.imaging.extend(self.at_presentation[choice])
+            course.imaging_at.extend([t_present] * len(self.at_presentation[choice]))
         send(self.ev_present, t_present, fields)
 
         t_resolve = history.t_resolve[j]

@@ -33,6 +33,7 @@ from pathway.simulate import natural
 from pathway.simulate import params as params_io
 from pathway.simulate.aggregate import Aggregate
 from pathway.simulate.clinician import Clinician, Course
+from pathway.simulate.fhir_records import fhir_line
 from pathway.simulate.natural import CASE_NAMES, NaturalHistory
 from pathway.simulate.params import SimParams
 from pathway.trace import Trace
@@ -80,6 +81,7 @@ class CohortSpec:
     outcomes: bool = False
     compress: bool = False
     check_engines: bool = False
+    fhir: bool = False
     monitor_all_below: int = 2000
     monitor_every: int = 1000
 
@@ -149,6 +151,8 @@ class ChunkResult:
     aggregates: dict[str, Aggregate]
     events: dict[str, bytes]
     outcomes: dict[str, str]
+    fhir: dict[str, str] = attrs.field(factory=dict)
+    """Per policy: one FHIR patient Bundle per line (NDJSON), when the spec asks for FHIR."""
 
 
 # ---------------------------------------------------------------- one chunk
@@ -248,17 +252,20 @@ def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
         aggregate = ctx.aggregate()
         run = LeanRun(ctx.compiled)  # one per chunk: a chunk runs on one thread
         lines: list[str] = []
+        bundles: list[str] = []
         rows = io.StringIO()
         writer = csv.writer(rows, lineterminator="\n")
         for j in range(stop - start):
             index = start + j
             checked = spec.check_engines or (monitoring and spec.monitored(index))
-            course = clinician.course(history, j, draws, record=spec.events or checked, run=run)
+            course = clinician.course(history, j, draws, record=spec.events or spec.fhir or checked, run=run)
             aggregate.add(course, history.case[j], counted, contrast)
             if checked:
                 _check(course, ctx, aggregate, spec)
             if spec.events:
                 lines.extend(event_lines(course, ctx.compiled))
+            if spec.fhir:
+                bundles.append(fhir_line(course, course_events(course, ctx.compiled), ctx.pathway))
             if spec.outcomes:
                 writer.writerow(outcome_row(course, policy, history, j, ctx))
         result.aggregates[policy] = aggregate
@@ -268,6 +275,8 @@ def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
             result.events[policy] = gzip.compress(text, compresslevel=6, mtime=0) if spec.compress else text
         if spec.outcomes:
             result.outcomes[policy] = rows.getvalue()
+        if spec.fhir:
+            result.fhir[policy] = "".join(bundles)
     return result
 
 
@@ -337,6 +346,7 @@ def run(
                 totals[policy] = aggregate
         result.events.clear()
         result.outcomes.clear()
+        result.fhir.clear()
     if done != patients:
         raise RuntimeError(f"cohort stopped after {done} of {patients} patients")
     if not totals:

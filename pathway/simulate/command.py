@@ -22,6 +22,7 @@ from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, definition_option, fail
 from pathway.model import Pathway
 
 if TYPE_CHECKING:  # the simulator pulls in numpy: imported when the command runs, not at CLI start
+    from pathway.export.fhir_files import BulkWriter
     from pathway.simulate.cohort import ChunkResult, CohortSpec
     from pathway.simulate.params import SimParams
 
@@ -41,6 +42,19 @@ COMPARE_COLUMNS = (
 
 
 MAX_PATIENTS = 1_000_000_000  # the random streams and counters are sized for this
+STREAM_FORMATS = frozenset({"jsonl", "fhir"})
+
+
+def fhir_writers(out: Path, policies: tuple[str, ...], patients: int, seed: int) -> dict[str, BulkWriter]:
+    """A Bulk Data directory per policy: fhir/ for the first, fhir.<policy>/ for the others."""
+    from pathway.export.fhir_files import BulkWriter
+
+    writers = {}
+    for policy in policies:
+        directory = out / ("fhir" if policy == policies[0] else f"fhir.{policy}")
+        request = f"pathway simulate --patients {patients} --seed {seed} --policy {policy} --format fhir"
+        writers[policy] = BulkWriter(directory, request)
+    return writers
 
 
 def _policies(policy: str, compare: str | None, params: SimParams) -> tuple[str, ...]:
@@ -147,6 +161,15 @@ def overview(result: dict[str, Any]) -> Table:
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Dask scheduler, e.g. tcp://127.0.0.1:8786.")
 @click.option("--events/--no-events", default=True, show_default=True, help="Write the simulated event streams.")
 @click.option(
+    "--format",
+    "formats",
+    default="jsonl",
+    show_default=True,
+    metavar="jsonl,fhir",
+    help="How to write the event streams: jsonl (events.jsonl, the input of `pathway run`) and/or fhir "
+    "(fhir/Bundle.ndjson: one FHIR patient Bundle per line, with a Bulk Data manifest.json).",
+)
+@click.option(
     "--gzip/--no-gzip",
     "gzip_events",
     default=None,
@@ -174,6 +197,7 @@ def simulate(
     engine: str,
     scheduler: str | None,
     events: bool,
+    formats: str,
     gzip_events: bool | None,
     outcomes: bool,
     plots: bool,
@@ -216,8 +240,13 @@ def simulate(
         address = re.fullmatch(r"(tcp|tls)://([^:/\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})", scheduler)
         if address is None or not 0 < int(address.group(3)) < 65536:
             fail(f"--scheduler {scheduler!r}: expected tcp://HOST:PORT (or tls://), e.g. tcp://127.0.0.1:8786")
+    chosen = {f.strip().lower() for f in formats.split(",") if f.strip()}
+    if not chosen or chosen - STREAM_FORMATS:
+        fail(f"--format {formats!r}: choose jsonl, fhir or both (jsonl,fhir)")
     if summary_only:
         events = outcomes = False
+    fhir = events and "fhir" in chosen
+    events = events and "jsonl" in chosen
     compress = gzip_events if gzip_events is not None else patients > GZIP_ABOVE
     workers = workers or os.cpu_count() or 1
     spec = cohort.make_spec(
@@ -230,11 +259,13 @@ def simulate(
         outcomes=outcomes,
         compress=compress,
         check_engines=check_engines,
+        fhir=fhir,
     )
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
     try:
         files = CohortFiles(out, policies, events, outcomes, compress)
+        bulk = fhir_writers(out, policies, patients, seed) if fhir else {}
     except OSError as err:
         fail(f"{out}: {err.strerror or err}")
     progress = Progress(
@@ -251,12 +282,16 @@ def simulate(
 
     def sink(result: ChunkResult) -> None:
         files.write(result)
+        for policy, text in result.fhir.items():
+            bulk[policy].write_lines(text, result.stop - result.start)
         progress.update(task, advance=result.stop - result.start)
         progress.refresh()
 
+    done = False
     try:
         with files, progress:
             totals = cohort.run(spec, patients, _results(spec, patients, workers, chunk_size, engine, scheduler), sink)
+        done = True
     except OSError as err:  # e.g. the disk filled up while writing
         fail(f"{out}: {err.strerror or err}")
     except (OverflowError, ValueError) as err:  # parameters that put simulated times out of range
@@ -267,12 +302,14 @@ def simulate(
         if isinstance(err, DaskUnavailable) or engine == "dask":
             fail(f"dask: {err}" if str(err) else f"dask: {type(err).__name__}")
         raise
+    finally:
+        fhir_paths = [path for writer in bulk.values() for path in writer.close(keep=done)]
     elapsed = time.perf_counter() - started
 
     ctx = cohort.context(spec)
     result = summary.build(totals, policies, ctx.compiled, ctx.params, seed, engine_check=check_engines)
     (out / "summary.json").write_text(summary.dumps(result), encoding="utf-8")
-    written = [*files.paths, out / "summary.json"]
+    written = [*files.paths, *fhir_paths, out / "summary.json"]
     if plots:
         from pathway.render.plots import cohort_plots
 

@@ -96,7 +96,9 @@ def main() -> int:
         simulate += ["--compare", ",".join(policies), "--format", "jsonl,fhir", "--no-plots", "--no-gzip", "-q"]
         started = time.perf_counter()
         subprocess.run(simulate, check=True)
-        print(f"simulated {args.patients:,} patients x {len(policies)} policies in {time.perf_counter() - started:.1f} s")
+        print(
+            f"simulated {args.patients:,} patients x {len(policies)} policies in {time.perf_counter() - started:.1f} s"
+        )
         plan_path = str(out / "plan" / "Bundle-pdph.json")
         for policy in policies:
             total = Agreement()

@@ -79,7 +79,9 @@ class Plan:
         resources = [entry["resource"] for entry in bundle.get("entry", [])]
         by_url = {r.get("url"): r for r in resources if "url" in r}
         plans = [r for r in resources if r["resourceType"] == "PlanDefinition" and "library" in r]
-        pathway = next((p for p in plans if not any(e.get("url", "").endswith("cpg-partOf") for e in p.get("extension", []))), None)
+        pathway = next(
+            (p for p in plans if not any(e.get("url", "").endswith("cpg-partOf") for e in p.get("extension", []))), None
+        )
         if pathway is None:
             raise PlanError("no pathway PlanDefinition in the bundle")
         library = by_url.get(pathway["library"][0])
@@ -120,7 +122,9 @@ class Plan:
                 for code_filter in data.get("codeFilter", []):
                     codes = frozenset((c["system"], c["code"]) for c in code_filter.get("code", []))
                     triggers.append((data["type"], code_filter["path"], codes))
-        conditions = [c["expression"]["expression"] for c in action.get("condition", []) if c["kind"] == "applicability"]
+        conditions = [
+            c["expression"]["expression"] for c in action.get("condition", []) if c["kind"] == "applicability"
+        ]
         related = [r["actionId"] for r in action.get("relatedAction", []) if r["relationship"] == "before-start"]
         if len(conditions) != 1 or len(related) != 1:
             raise PlanError(f"action {action.get('id')} needs one applicability condition and one target")
@@ -285,7 +289,6 @@ class Replay:
 
     def _strategy_url(self, state: str) -> str:
         return self.plan.strategy_urls[state]
-
 
 
 def _datetime(value: Any) -> datetime:

@@ -13,12 +13,16 @@ from typing import Any
 import attrs
 
 from pathway.export.fhir_mapping import FhirMapping
-from pathway.export.fhirpath import ExportError
 from pathway.export.fhir_plan import CPG_PART_OF, PLAN_TYPE, Layout, PlanBuilder, citation, fhir_id, fhir_name
+from pathway.export.fhirpath import ExportError
 from pathway.model import Parameter, Pathway, Recommendation, State
 
 LIBRARY_TYPE = "http://terminology.hl7.org/CodeSystem/library-type"
-PARAMETER_TYPES = {bool: ("boolean", "valueBoolean"), int: ("integer", "valueInteger"), float: ("decimal", "valueDecimal")}
+PARAMETER_TYPES = {
+    bool: ("boolean", "valueBoolean"),
+    int: ("integer", "valueInteger"),
+    float: ("decimal", "valueDecimal"),
+}
 CONTEXT_PARAMETERS = (
     ("event", "The triggering event: entry 1 is its record, the other entries are its findings."),
     (
@@ -69,7 +73,11 @@ def activity_definition(pathway: Pathway, mapping: FhirMapping, state: State, re
     }
     extensions = []
     if rec.rating:
-        coding = {"system": mapping.local_system, "code": f"rating.{rec.rating}", "display": rec.rating.replace("_", " ")}
+        coding = {
+            "system": mapping.local_system,
+            "code": f"rating.{rec.rating}",
+            "display": rec.rating.replace("_", " "),
+        }
         extensions.append({"url": rating_extension(mapping), "valueCoding": coding})
     if rec.rrl:
         extensions.append({"url": rrl_extension(mapping), "valueString": rec.rrl})
@@ -174,7 +182,12 @@ def library(builder: PlanBuilder) -> dict[str, Any]:
             "(FHIRPath has no parameters); the parameters list where each comes from."
         ),
         "relatedArtifact": [
-            {"type": "citation", "label": ref, "display": pathway.citation(ref).title, "citation": pathway.citation(ref).source}
+            {
+                "type": "citation",
+                "label": ref,
+                "display": pathway.citation(ref).title,
+                "citation": pathway.citation(ref).source,
+            }
             for ref in cited
         ],
         "parameter": parameters,

@@ -30,7 +30,9 @@ def definition_bytes(pathway: Pathway, mapping: FhirMapping) -> bytes:
     bundle = build_export(pathway, mapping).bundle
     found = fhir_validate.problems(bundle, mapping)
     if found:
-        raise ExportError(f"the export does not validate: {found[0]}" + (f" (and {len(found) - 1} more)" if len(found) > 1 else ""))
+        raise ExportError(
+            f"the export does not validate: {found[0]}" + (f" (and {len(found) - 1} more)" if len(found) > 1 else "")
+        )
     return json_bytes(bundle)
 
 

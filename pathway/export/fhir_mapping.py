@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -129,7 +129,7 @@ class _Reader:
         self.standard: dict[str, StandardCode] = {}
         self.systems: dict[str, str] = {}
 
-    def fail(self, entry: str, problem: str) -> Any:
+    def fail(self, entry: str, problem: str) -> NoReturn:
         raise MappingError(self.file, entry, problem)
 
     def table(self, key: str) -> Mapping[str, Any]:
@@ -199,119 +199,20 @@ def load_mapping(pathway: Pathway, path: str | Path | None = None) -> FhirMappin
 
 def build_mapping(data: Mapping[str, Any], pathway: Pathway, file: str = "<mapping>") -> FhirMapping:
     reader = _Reader(file, data, pathway)
-    reader.only(data, "", "fhir", "systems", "codes", "events", "fields", "values", "recommendations", "states", "timing")
+    reader.only(
+        data, "", "fhir", "systems", "codes", "events", "fields", "values", "recommendations", "states", "timing"
+    )
     head = reader.only(reader.table("fhir"), "fhir", "canonical", "publisher", "status")
     canonical = reader.text(head, "fhir", "canonical").rstrip("/")
     local_system = f"{canonical}/CodeSystem/{pathway.id}"
     reader.standard_codes()
-
-    def local(code: str, display: str) -> Coding:
-        return reader.local_code(code, display, local_system)
-
-    fields_table, values_table = reader.table("fields"), reader.table("values")
-    field_codes: dict[str, Coding] = {}
-    field_units: dict[str, Coding] = {}
-    value_codes: dict[str, Coding] = {}
-    for name, body in fields_table.items():
-        if _field(pathway, name) is None:
-            reader.fail(f"fields.{name}", "no event of the definition has this field")
-        reader.only(body, f"fields.{name}", "code", "unit")
-    for key in values_table:
-        field_name, _, value = key.partition(".")
-        spec = _field(pathway, field_name)
-        if spec is None or spec.type != "enum" or value not in spec.values:
-            reader.fail(f"values.{key}", "not 'field.value' of an enum field of the definition")
-    for spec in pathway.events:
-        for fspec in spec.fields:
-            body = fields_table.get(fspec.name, {})
-            if "code" in body:
-                field_codes[fspec.name] = reader.reference(f"fields.{fspec.name}.code", body["code"])
-            else:
-                field_codes[fspec.name] = local(fspec.name, fspec.words())
-            if "unit" in body:
-                if fspec.type != "number":
-                    reader.fail(f"fields.{fspec.name}.unit", "only number fields take a unit")
-                field_units[fspec.name] = reader.reference(f"fields.{fspec.name}.unit", body["unit"])
-            for value in fspec.values:
-                key = f"{fspec.name}.{value}"
-                if key in values_table:
-                    value_codes[key] = reader.reference(f"values.{key}", values_table[key])
-                else:
-                    value_codes[key] = local(key, f"{fspec.words()}: {_words(value)}")
-
-    events: dict[str, EventCoding] = {}
-    events_table = reader.table("events")
-    for name in events_table:
-        if name not in pathway.event_names:
-            reader.fail(f"events.{name}", "not an event of the definition")
-    for spec in pathway.events:
-        entry = f"events.{spec.name}"
-        body = reader.only(events_table.get(spec.name, {}), entry, "resource", "code", "code_from", "value_from")
-        resource = body.get("resource", "Observation")
-        if resource not in RECORD_TYPES:
-            reader.fail(f"{entry}.resource", f"{resource!r} is not one of {', '.join(RECORD_TYPES)}")
-        code_from, value_from = body.get("code_from", ""), body.get("value_from", "")
-        if code_from and "code" in body:
-            reader.fail(entry, "give either 'code' or 'code_from'")
-        if code_from:
-            fspec = spec.field(code_from)
-            if fspec is None or fspec.type != "enum" or not fspec.required:
-                reader.fail(f"{entry}.code_from", f"{code_from!r} is not a required enum field of the event")
-            codes = tuple(value_codes[f"{code_from}.{v}"] for v in fspec.values)
-        elif "code" in body:
-            codes = (reader.reference(f"{entry}.code", body["code"]),)
-        else:
-            codes = (local(spec.name, spec.label),)
-        if value_from and (resource != "Observation" or spec.field(value_from) is None):
-            reader.fail(f"{entry}.value_from", "only an Observation record takes one of its event's fields as value")
-        events[spec.name] = EventCoding(spec.name, resource, codes, code_from, value_from)
-    _check_distinct(reader, events, field_codes)
-
-    recommendation_codes: dict[str, tuple[Coding, ...]] = {}
-    activities: dict[str, str] = {}
-    recs_table = reader.table("recommendations")
-    known = {r.code: r for s in pathway.states for r in s.recommendations}
-    for code in recs_table:
-        if code not in known:
-            reader.fail(f"recommendations.{code}", "no state of the definition recommends this code")
-    for code, rec in known.items():
-        entry = f"recommendations.{code}"
-        body = reader.only(recs_table.get(code, {}), entry, "activity", "code")
-        activity = body.get("activity", "ServiceRequest")
-        if activity not in ACTIVITY_KINDS or (rec.kind == "imaging" and activity != "ServiceRequest"):
-            reader.fail(f"{entry}.activity", f"{activity!r}: imaging is a ServiceRequest; others one of {ACTIVITY_KINDS}")
-        codings = [local(code, _words(code))]
-        if "code" in body:
-            codings.insert(0, reader.reference(f"{entry}.code", body["code"]))
-        recommendation_codes[code] = tuple(codings)
-        activities[code] = activity
-
-    priorities: dict[str, str] = {}
-    for state_id, body in reader.table("states").items():
-        body = reader.only(body, f"states.{state_id}", "priority")
-        if state_id not in pathway.state_ids:
-            reader.fail(f"states.{state_id}", "not a state of the definition")
-        if body.get("priority") not in PRIORITIES:
-            reader.fail(f"states.{state_id}.priority", f"expected one of {', '.join(PRIORITIES)}")
-        priorities[state_id] = body["priority"]
-
-    timing: dict[str, tuple[str, str, str]] = {}
-    for state_id, body in reader.table("timing").items():
-        entry = f"timing.{state_id}"
-        body = reader.only(body, entry, "after_start_of", "low", "high")
-        other = reader.text(body, entry, "after_start_of")
-        if state_id not in pathway.state_ids or other not in pathway.state_ids:
-            reader.fail(entry, "names a state the definition does not have")
-        bounds = (reader.text(body, entry, "low"), reader.text(body, entry, "high"))
-        for bound in bounds:
-            if bound not in {p.name for p in pathway.parameters}:
-                reader.fail(entry, f"{bound!r} is not a parameter of the definition")
-        timing[state_id] = (other, *bounds)
-
+    fields = _Fields(reader, local_system)
+    events = _events(reader, fields, local_system)
+    _check_distinct(reader, events, fields.codes)
+    recommendation_codes, activities = _recommendations(reader, local_system)
     # the ACR ratings are coded too, for the rating extension of each ActivityDefinition
     for rating in sorted({r.rating for s in pathway.states for r in s.recommendations if r.rating}):
-        local(f"rating.{rating}", _words(rating))
-
+        reader.local_code(f"rating.{rating}", _words(rating), local_system)
     return FhirMapping(
         canonical=canonical,
         publisher=reader.text(head, "fhir", "publisher"),
@@ -319,15 +220,141 @@ def build_mapping(data: Mapping[str, Any], pathway: Pathway, file: str = "<mappi
         local_system=local_system,
         standard=dict(reader.standard),
         events=events,
-        field_codes=field_codes,
-        field_units=field_units,
-        value_codes=value_codes,
+        field_codes=fields.codes,
+        field_units=fields.units,
+        value_codes=fields.values,
         recommendation_codes=recommendation_codes,
         activities=activities,
-        priorities=priorities,
-        timing=timing,
+        priorities=_priorities(reader),
+        timing=_timing(reader),
         local_concepts=dict(reader.local),
     )
+
+
+class _Fields:
+    """The Observation code of every field, the unit of number fields, the code of every enum value."""
+
+    def __init__(self, reader: _Reader, local_system: str) -> None:
+        self.codes: dict[str, Coding] = {}
+        self.units: dict[str, Coding] = {}
+        self.values: dict[str, Coding] = {}
+        pathway = reader.pathway
+        fields_table, values_table = reader.table("fields"), reader.table("values")
+        for name, body in fields_table.items():
+            if _field(pathway, name) is None:
+                reader.fail(f"fields.{name}", "no event of the definition has this field")
+            reader.only(body, f"fields.{name}", "code", "unit")
+        for key in values_table:
+            field_name, _, value = key.partition(".")
+            found = _field(pathway, field_name)
+            if found is None or found.type != "enum" or value not in found.values:
+                reader.fail(f"values.{key}", "not 'field.value' of an enum field of the definition")
+        for event in pathway.events:
+            for field in event.fields:
+                self._field(reader, field, fields_table.get(field.name, {}), values_table, local_system)
+
+    def _field(
+        self, reader: _Reader, field: FieldSpec, body: Mapping[str, Any], values: Mapping[str, Any], local_system: str
+    ) -> None:
+        entry = f"fields.{field.name}"
+        if "code" in body:
+            self.codes[field.name] = reader.reference(f"{entry}.code", body["code"])
+        else:
+            self.codes[field.name] = reader.local_code(field.name, field.words(), local_system)
+        if "unit" in body:
+            if field.type != "number":
+                reader.fail(f"{entry}.unit", "only number fields take a unit")
+            self.units[field.name] = reader.reference(f"{entry}.unit", body["unit"])
+        for value in field.values:
+            key = f"{field.name}.{value}"
+            if key in values:
+                self.values[key] = reader.reference(f"values.{key}", values[key])
+            else:
+                self.values[key] = reader.local_code(key, f"{field.words()}: {_words(value)}", local_system)
+
+
+def _events(reader: _Reader, fields: _Fields, local_system: str) -> dict[str, EventCoding]:
+    pathway = reader.pathway
+    table = reader.table("events")
+    for name in table:
+        if name not in pathway.event_names:
+            reader.fail(f"events.{name}", "not an event of the definition")
+    events: dict[str, EventCoding] = {}
+    for event in pathway.events:
+        entry = f"events.{event.name}"
+        body = reader.only(table.get(event.name, {}), entry, "resource", "code", "code_from", "value_from")
+        resource = body.get("resource", "Observation")
+        if resource not in RECORD_TYPES:
+            reader.fail(f"{entry}.resource", f"{resource!r} is not one of {', '.join(RECORD_TYPES)}")
+        code_from, value_from = body.get("code_from", ""), body.get("value_from", "")
+        if code_from and "code" in body:
+            reader.fail(entry, "give either 'code' or 'code_from'")
+        if code_from:
+            field = event.field(code_from)
+            if field is None or field.type != "enum" or not field.required:
+                reader.fail(f"{entry}.code_from", f"{code_from!r} is not a required enum field of the event")
+            codes = tuple(fields.values[f"{code_from}.{v}"] for v in field.values)
+        elif "code" in body:
+            codes = (reader.reference(f"{entry}.code", body["code"]),)
+        else:
+            codes = (reader.local_code(event.name, event.label, local_system),)
+        if value_from and (resource != "Observation" or event.field(value_from) is None):
+            reader.fail(f"{entry}.value_from", "only an Observation record takes one of its event's fields as value")
+        events[event.name] = EventCoding(event.name, resource, codes, code_from, value_from)
+    return events
+
+
+def _recommendations(reader: _Reader, local_system: str) -> tuple[dict[str, tuple[Coding, ...]], dict[str, str]]:
+    table = reader.table("recommendations")
+    known = {r.code: r for s in reader.pathway.states for r in s.recommendations}
+    for code in table:
+        if code not in known:
+            reader.fail(f"recommendations.{code}", "no state of the definition recommends this code")
+    codes: dict[str, tuple[Coding, ...]] = {}
+    activities: dict[str, str] = {}
+    for code, rec in known.items():
+        entry = f"recommendations.{code}"
+        body = reader.only(table.get(code, {}), entry, "activity", "code")
+        activity = body.get("activity", "ServiceRequest")
+        if activity not in ACTIVITY_KINDS or (rec.kind == "imaging" and activity != "ServiceRequest"):
+            reader.fail(
+                f"{entry}.activity", f"{activity!r}: imaging is a ServiceRequest; others one of {ACTIVITY_KINDS}"
+            )
+        codings = [reader.local_code(code, _words(code), local_system)]
+        if "code" in body:
+            codings.insert(0, reader.reference(f"{entry}.code", body["code"]))
+        codes[code] = tuple(codings)
+        activities[code] = activity
+    return codes, activities
+
+
+def _priorities(reader: _Reader) -> dict[str, str]:
+    priorities: dict[str, str] = {}
+    for state_id, body in reader.table("states").items():
+        body = reader.only(body, f"states.{state_id}", "priority")
+        if state_id not in reader.pathway.state_ids:
+            reader.fail(f"states.{state_id}", "not a state of the definition")
+        if body.get("priority") not in PRIORITIES:
+            reader.fail(f"states.{state_id}.priority", f"expected one of {', '.join(PRIORITIES)}")
+        priorities[state_id] = body["priority"]
+    return priorities
+
+
+def _timing(reader: _Reader) -> dict[str, tuple[str, str, str]]:
+    pathway = reader.pathway
+    timing: dict[str, tuple[str, str, str]] = {}
+    for state_id, body in reader.table("timing").items():
+        entry = f"timing.{state_id}"
+        body = reader.only(body, entry, "after_start_of", "low", "high")
+        other = reader.text(body, entry, "after_start_of")
+        if state_id not in pathway.state_ids or other not in pathway.state_ids:
+            reader.fail(entry, "names a state the definition does not have")
+        low, high = reader.text(body, entry, "low"), reader.text(body, entry, "high")
+        for bound in (low, high):
+            if bound not in {p.name for p in pathway.parameters}:
+                reader.fail(entry, f"{bound!r} is not a parameter of the definition")
+        timing[state_id] = (other, low, high)
+    return timing
 
 
 def _check_distinct(reader: _Reader, events: Mapping[str, EventCoding], field_codes: Mapping[str, Coding]) -> None:

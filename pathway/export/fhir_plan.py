@@ -171,7 +171,9 @@ class PlanBuilder:
                 "expression": {"description": words, "language": "text/fhirpath", "expression": expression},
             }
         ]
-        action["relatedAction"] = [{"actionId": self.layout.state_action_id(transition.target), "relationship": LEADS_TO}]
+        action["relatedAction"] = [
+            {"actionId": self.layout.state_action_id(transition.target), "relationship": LEADS_TO}
+        ]
         return action
 
     def state_action(self, state_id: str) -> dict[str, Any]:
@@ -219,7 +221,9 @@ class PlanBuilder:
         order = [pathway.initial] + [s.id for s in pathway.states if s.id != pathway.initial]
         ids = [a["id"] for a in rules] + [self.layout.state_action_id(s) for s in order]
         if len(set(ids)) != len(ids):
-            raise ExportError("two states or rules of the definition get the same FHIR id (names differ only in _ or -)")
+            raise ExportError(
+                "two states or rules of the definition get the same FHIR id (names differ only in _ or -)"
+            )
         return {
             "resourceType": "PlanDefinition",
             "id": fhir_id(pathway.id),

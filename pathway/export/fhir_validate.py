@@ -48,24 +48,80 @@ REQUIRED: dict[str, frozenset[str]] = {
     "cardinalityBehavior": frozenset({"single", "multiple"}),
     "kind.condition": frozenset({"applicability", "start", "stop"}),
     "type.trigger": frozenset(
-        {"named-event", "periodic", "data-changed", "data-added", "data-modified", "data-removed", "data-accessed", "data-access-ended"}
+        {
+            "named-event",
+            "periodic",
+            "data-changed",
+            "data-added",
+            "data-modified",
+            "data-removed",
+            "data-accessed",
+            "data-access-ended",
+        }
     ),
     "type.relatedArtifact": frozenset(
-        {"documentation", "justification", "citation", "predecessor", "successor", "derived-from", "depends-on", "composed-of"}
+        {
+            "documentation",
+            "justification",
+            "citation",
+            "predecessor",
+            "successor",
+            "derived-from",
+            "depends-on",
+            "composed-of",
+        }
     ),
     "priority": frozenset({"routine", "urgent", "asap", "stat"}),
     "kind.ActivityDefinition": frozenset(
-        {"ServiceRequest", "CommunicationRequest", "Task", "MedicationRequest", "DeviceRequest", "NutritionOrder", "SupplyRequest"}
+        {
+            "ServiceRequest",
+            "CommunicationRequest",
+            "Task",
+            "MedicationRequest",
+            "DeviceRequest",
+            "NutritionOrder",
+            "SupplyRequest",
+        }
     ),
     "language": frozenset({"text/fhirpath"}),
     "use": frozenset({"in", "out"}),
     "type.Bundle": frozenset({"collection", "transaction", "batch", "searchset", "history", "document", "message"}),
     "content": frozenset({"not-present", "example", "fragment", "complete", "supplement"}),
-    "status.Observation": frozenset({"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"}),
-    "status.Procedure": frozenset({"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"}),
-    "status.Encounter": frozenset({"planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled", "entered-in-error", "unknown"}),
-    "status.ServiceRequest": frozenset({"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"}),
-    "intent": frozenset({"proposal", "plan", "directive", "order", "original-order", "reflex-order", "filler-order", "instance-order", "option"}),
+    "status.Observation": frozenset(
+        {"registered", "preliminary", "final", "amended", "corrected", "cancelled", "entered-in-error", "unknown"}
+    ),
+    "status.Procedure": frozenset(
+        {"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed", "entered-in-error", "unknown"}
+    ),
+    "status.Encounter": frozenset(
+        {
+            "planned",
+            "arrived",
+            "triaged",
+            "in-progress",
+            "onleave",
+            "finished",
+            "cancelled",
+            "entered-in-error",
+            "unknown",
+        }
+    ),
+    "status.ServiceRequest": frozenset(
+        {"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"}
+    ),
+    "intent": frozenset(
+        {
+            "proposal",
+            "plan",
+            "directive",
+            "order",
+            "original-order",
+            "reflex-order",
+            "filler-order",
+            "instance-order",
+            "option",
+        }
+    ),
 }
 HL7_SYSTEMS: dict[str, frozenset[str]] = {
     "http://terminology.hl7.org/CodeSystem/plan-definition-type": frozenset(
@@ -153,11 +209,18 @@ def _binding(resource_type: str, path: str, key: str) -> str | None:
     return None
 
 
-def binding_problems(bundle: Mapping[str, Any], mapping: FhirMapping) -> list[str]:
-    """Required bindings, known codings and internal references of every resource in the Bundle."""
+def binding_problems(
+    bundle: Mapping[str, Any], mapping: FhirMapping, canonicals: frozenset[str] = frozenset()
+) -> list[str]:
+    """Required bindings, known codings and references of every resource in the Bundle.
+
+    ``canonicals``: URLs defined elsewhere that resources may point to (a patient's
+    ServiceRequest instantiates an ActivityDefinition of the definition Bundle).
+    """
     problems: list[str] = []
     entries = [e for e in bundle.get("entry", []) if isinstance(e, Mapping)]
     urls = {e.get("fullUrl") for e in entries} | {e["resource"].get("url") for e in entries if "resource" in e}
+    urls |= canonicals
     for entry in entries:
         resource = entry.get("resource", {})
         rtype = resource.get("resourceType", "")
@@ -200,9 +263,16 @@ def _coding_problems(where: str, coding: Mapping[str, Any], mapping: FhirMapping
     if system in HL7_SYSTEMS:
         return [] if code in HL7_SYSTEMS[system] else [f"{where}: {code!r} is not a code of {system}"]
     if not mapping.is_known(system, code):
-        return [f"{where}: {system}|{code} is not a code the mapping vouches for (listed with a source, or the project's)"]
+        return [
+            f"{where}: {system}|{code} is not a code the mapping vouches for (listed with a source, or the project's)"
+        ]
     return []
 
 
-def problems(bundle: Mapping[str, Any], mapping: FhirMapping) -> list[str]:
-    return structural_problems(bundle) + binding_problems(bundle, mapping)
+def problems(bundle: Mapping[str, Any], mapping: FhirMapping, canonicals: frozenset[str] = frozenset()) -> list[str]:
+    return structural_problems(bundle) + binding_problems(bundle, mapping, canonicals)
+
+
+def canonical_urls(bundle: Mapping[str, Any]) -> frozenset[str]:
+    """The canonical URLs a definition Bundle defines."""
+    return frozenset(e["resource"]["url"] for e in bundle.get("entry", []) if "url" in e.get("resource", {}))

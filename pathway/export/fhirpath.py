@@ -31,7 +31,12 @@ LATEST = "aggregate(iif($total.empty(), $this, iif($this > $total, $this, $total
 EARLIEST = "aggregate(iif($total.empty(), $this, iif($this < $total, $this, $total)))"
 _OPS = {"==": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_TYPED = {"bool": "ofType(boolean)", "int": "ofType(integer)", "number": "ofType(Quantity).value", "string": "ofType(string)"}
+_TYPED = {
+    "bool": "ofType(boolean)",
+    "int": "ofType(integer)",
+    "number": "ofType(Quantity).value",
+    "string": "ofType(string)",
+}
 
 
 class ExportError(ValueError):
@@ -169,7 +174,9 @@ class FhirPathWriter:
             coding = self.mapping.events[spec.name]
             if coding.code_from == name:
                 element = CODE_ELEMENT[coding.resource]
-                nodes.append((f"{EVENT}.ofType({coding.resource}).where({self.record_filter(spec.name)}).{element}", True))
+                nodes.append(
+                    (f"{EVENT}.ofType({coding.resource}).where({self.record_filter(spec.name)}).{element}", True)
+                )
             elif coding.value_from == name:
                 nodes.append((f"{EVENT}.ofType(Observation).where({self.record_filter(spec.name)}).value", False))
             elif not observed:
@@ -268,18 +275,17 @@ class FhirPathWriter:
                 raise ExportError(f"the event name cannot be ordered with {op!r}")
             test = self.is_event(str(value))
             return test if op == "==" else negation(test)
-        if isinstance(left, guards.Call):
-            if left.func == "count":
-                return f"({self._count(left)} {_OPS[op]} {literal(value)})"
-            if left.func in ("hours_since", "hours_since_entered"):
-                return self._clock(left, op, value)
-            if left.func == "occurred" and isinstance(value, bool) and op in ("==", "!="):
-                test = self.boolean(left)
-                return test if (op == "==") == value else negation(test)
-        if isinstance(left, guards.PredicateRef | guards.Not | guards.And | guards.Or | guards.Compare | guards.InList):
-            if isinstance(value, bool) and op in ("==", "!="):
-                test = self.boolean(left)
-                return test if (op == "==") == value else negation(test)
+        condition = isinstance(left, guards.PredicateRef | guards.Not | guards.And | guards.Or | guards.Compare)
+        condition = (
+            condition or isinstance(left, guards.InList) or (isinstance(left, guards.Call) and left.func == "occurred")
+        )
+        if condition and isinstance(value, bool) and op in ("==", "!="):
+            test = self.boolean(left)
+            return test if (op == "==") == value else negation(test)
+        if isinstance(left, guards.Call) and left.func == "count":
+            return f"({self._count(left)} {_OPS[op]} {literal(value)})"
+        if isinstance(left, guards.Call) and left.func in ("hours_since", "hours_since_entered"):
+            return self._clock(left, op, value)
         raise ExportError(f"a comparison of {guards.words(left)} with {value!r} has no FHIRPath form")
 
     def _count(self, call: guards.Call) -> str:

@@ -33,7 +33,7 @@ from pathway.events import Event
 from pathway.export.fhir_apply import Plan
 from pathway.export.fhir_definitions import build_export
 from pathway.export.fhir_mapping import load_mapping
-from pathway.export.fhir_patient import events_by_patient
+from pathway.export.fhir_patient import events_by_course
 from pathway.export.fhir_roundtrip import Agreement, compare_course
 from pathway.loader import load
 
@@ -61,7 +61,7 @@ def courses(out: Path, policy: str, primary: str) -> Iterator[tuple[str, list[Ev
     suffix = "" if policy == primary else f".{policy}"
     events, errors = read_event_file(str(out / f"events{suffix}.jsonl"), PATHWAY)
     assert not errors, errors[:3]
-    by_patient = events_by_patient(events, "?")
+    by_patient = {patient: course for (patient, _), course in events_by_course(events, "?").items()}
     with (out / f"fhir{suffix}" / "Bundle.ndjson").open(encoding="utf-8") as bundles:
         for line in bundles:
             patient = json.loads(line)["entry"][0]["resource"]["identifier"][0]["value"]
@@ -126,7 +126,9 @@ def _engine_seconds(out: Path, policy: str, primary: str) -> float:
 
 def report(policy: str, total: Agreement, replay_s: float, engine_s: float) -> None:
     print(f"\npolicy {policy}: {total.patients:,} patients, {total.decisions:,} decision points")
-    print(f"  agreed {total.agreed:,} / {total.decisions:,}; disagreed {total.disagreed:,}")
+    print(f"  decisions agreed {total.agreed:,} / {total.decisions:,}")
+    print(f"  final recommendations agreed {total.recommendations_agreed:,} / {total.courses_compared:,}")
+    print(f"  disagreements: {total.disagreed:,}")
     print("  decisions by outcome: " + ", ".join(f"{k} {v:,}" for k, v in sorted(total.outcomes.items())))
     print("  actions taken (FHIR action id: count):")
     for action, count in sorted(total.actions.items(), key=lambda item: -item[1]):

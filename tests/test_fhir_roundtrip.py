@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import tomllib
 from functools import cache
 from pathlib import Path
 
@@ -30,8 +29,8 @@ from pathway.events import Event
 from pathway.export import fhir_validate
 from pathway.export.fhir_apply import Plan, PlanError, replay
 from pathway.export.fhir_definitions import Export, build_export
-from pathway.export.fhir_mapping import DEFAULT_MAPPING, FhirMapping, build_mapping
-from pathway.export.fhir_patient import events_by_patient, patient_bundle
+from pathway.export.fhir_mapping import FhirMapping, load_mapping
+from pathway.export.fhir_patient import events_by_course, patient_bundle
 from pathway.export.fhir_roundtrip import Agreement, compare_course
 from pathway.model import Pathway
 from tests.test_compiled import CI, PATHWAYS, streams
@@ -40,37 +39,29 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.jsonl"))
 
 
-def mapping_for(pathway: Pathway) -> FhirMapping:
-    """The shipped mapping; scheduling windows whose parameters a test definition lacks are left out."""
-    data = tomllib.loads(DEFAULT_MAPPING.read_text(encoding="utf-8"))
-    names = {p.name for p in pathway.parameters}
-    data["timing"] = {k: v for k, v in data.get("timing", {}).items() if {v["low"], v["high"]} <= names}
-    return build_mapping(data, pathway)
-
-
 @cache
 def exported(name: str) -> tuple[Pathway, FhirMapping, Export, Plan]:
     pathway = PATHWAYS[name]
-    mapping = mapping_for(pathway)
+    mapping = load_mapping(pathway)
     export = build_export(pathway, mapping)
     # the plan is read back from the JSON as written, not from the objects that made it
     return pathway, mapping, export, Plan(json.loads(json.dumps(export.bundle)))
 
 
-def round_trip(name: str, patient: str, events: list[Event]) -> Agreement:
+def round_trip(name: str, patient: str, events: list[Event], episode: str | None = None) -> Agreement:
     pathway, mapping, export, plan = exported(name)
-    bundle = patient_bundle(pathway, mapping, patient, events).bundle
-    return compare_course(pathway, export.layout, plan, patient, events, json.loads(json.dumps(bundle)))
+    bundle = patient_bundle(pathway, mapping, patient, events, episode=episode).bundle
+    return compare_course(pathway, export.layout, plan, patient, events, json.loads(json.dumps(bundle)), episode)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_course_decides_the_same(path: Path) -> None:
     pathway = PATHWAYS["shipped"]
-    events, errors = read_event_file(str(path), pathway)
-    assert not errors
-    for patient, course in events_by_patient(events, path.stem).items():
-        agreement = round_trip("shipped", patient, course)
+    events, _unreadable = read_event_file(str(path), pathway)  # a line that is not an event has no record
+    for (patient, episode), course in events_by_course(events, path.stem).items():
+        agreement = round_trip("shipped", patient, course, episode)
         assert agreement.mismatches == [] and agreement.agreed == len(course)
+        assert agreement.recommendations_agreed == 1
 
 
 def test_a_simulated_cohort_written_as_fhir_decides_the_same(tmp_path: Path) -> None:
@@ -86,7 +77,7 @@ def test_a_simulated_cohort_written_as_fhir_decides_the_same(tmp_path: Path) -> 
         suffix = "" if index == 0 else f".{policy}"
         events, errors = read_event_file(str(tmp_path / f"events{suffix}.jsonl"), pathway)
         assert not errors
-        by_patient = events_by_patient(events, "?")
+        by_patient = {patient: course for (patient, _), course in events_by_course(events, "?").items()}
         manifest = json.loads((tmp_path / f"fhir{suffix}" / "manifest.json").read_text())
         assert manifest["output"] == [{"type": "Bundle", "url": "Bundle.ndjson", "count": 40}]
         lines = (tmp_path / f"fhir{suffix}" / "Bundle.ndjson").read_text().splitlines()

@@ -224,6 +224,8 @@ class Replay:
         self.plan = plan
         self.patient = patient
         self.state = self.machine_state = plan.initial
+        # before any event, the unconditional items of the first strategy apply
+        self.recommendations = tuple(code for code, cond in plan.strategies[plan.initial] if cond == "true")
         self.history: list[dict[str, Any]] = []
         self.last_time: datetime | None = None
         self.entries = 0
@@ -269,9 +271,8 @@ class Replay:
             taken.append(choice)
             state = self._eventless(scope, choice.target, taken)
         self.machine_state = self.state = state
-        recommendations: tuple[str, ...] = ()
-        if taken:
-            recommendations = tuple(code for code, cond in self.plan.strategies[state] if scope.holds(cond))
+        # the items of the strategy that apply, decided by the event that brought the patient here
+        self.recommendations = tuple(code for code, cond in self.plan.strategies[state] if scope.holds(cond))
         self.history.extend(resources)
         for choice in taken:
             self.entries += 1
@@ -285,7 +286,7 @@ class Replay:
                     "authoredOn": fhir_time(when),
                 }
             )
-        return Decision(url, "accepted", tuple(c.id for c in taken), state, recommendations)
+        return Decision(url, "accepted", tuple(c.id for c in taken), state, self.recommendations)
 
     def _strategy_url(self, state: str) -> str:
         return self.plan.strategy_urls[state]

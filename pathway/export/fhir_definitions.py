@@ -51,6 +51,11 @@ def rrl_extension(mapping: FhirMapping) -> str:
     return extension_url(mapping, "acr-relative-radiation-level")
 
 
+def derived_extension(mapping: FhirMapping) -> str:
+    """True when the rating is read from prose rather than an ACR table."""
+    return extension_url(mapping, "acr-rating-derived")
+
+
 def parameter_extension(mapping: FhirMapping) -> str:
     return extension_url(mapping, "parameter-value")
 
@@ -71,7 +76,7 @@ def activity_definition(pathway: Pathway, mapping: FhirMapping, state: State, re
         "status": mapping.status,
         "description": rec.text,
     }
-    extensions = []
+    extensions: list[dict[str, Any]] = []
     if rec.rating:
         coding = {
             "system": mapping.local_system,
@@ -79,6 +84,8 @@ def activity_definition(pathway: Pathway, mapping: FhirMapping, state: State, re
             "display": rec.rating.replace("_", " "),
         }
         extensions.append({"url": rating_extension(mapping), "valueCoding": coding})
+    if rec.derived:
+        extensions.append({"url": derived_extension(mapping), "valueBoolean": True})
     if rec.rrl:
         extensions.append({"url": rrl_extension(mapping), "valueString": rec.rrl})
     if extensions:
@@ -86,6 +93,10 @@ def activity_definition(pathway: Pathway, mapping: FhirMapping, state: State, re
     if rec.note:
         resource["usage"] = rec.note
     resource["relatedArtifact"] = [citation(pathway, rec.cite)]
+    if rec.rrl_cite is not None:
+        rrl_source = citation(pathway, rec.rrl_cite)
+        rrl_source["display"] = f"relative radiation level: {rrl_source['display']}"
+        resource["relatedArtifact"].append(rrl_source)
     resource["kind"] = mapping.activities[rec.code]
     resource["code"] = {"coding": [c.json() for c in mapping.recommendation_codes[rec.code]], "text": rec.code}
     if state.id in mapping.priorities:
@@ -105,14 +116,13 @@ def strategy(builder: PlanBuilder, state: State, library_url: str) -> dict[str, 
             "description": rec.text,
             "documentation": [citation(pathway, rec.cite)],
         }
-        when = getattr(rec, "when", None)  # contract 1.1: a recommendation that depends on the course
-        if when is not None:
-            action["condition"] = [
-                {
-                    "kind": "applicability",
-                    "expression": {"language": "text/fhirpath", "expression": builder.writer.boolean(when)},
-                }
-            ]
+        if rec.when is not None:  # evaluated at the decision point that entered the state
+            expression = {
+                "description": rec.condition_words,
+                "language": "text/fhirpath",
+                "expression": builder.writer.boolean(rec.when),
+            }
+            action["condition"] = [{"kind": "applicability", "expression": expression}]
         action["definitionCanonical"] = mapping.url("ActivityDefinition", activity_id(pathway, state, rec))
         actions.append(action)
     resource: dict[str, Any] = {

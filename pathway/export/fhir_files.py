@@ -12,7 +12,7 @@ from pathway.events import Event
 from pathway.export import fhir_validate
 from pathway.export.fhir_definitions import build_export
 from pathway.export.fhir_mapping import FhirMapping
-from pathway.export.fhir_patient import events_by_patient, patient_bundle
+from pathway.export.fhir_patient import events_by_course, patient_bundle
 from pathway.export.fhir_plan import fhir_id
 from pathway.export.fhirpath import ExportError
 from pathway.export.output import AtomicStream, json_bytes, ndjson_line, write_atomic
@@ -37,14 +37,14 @@ def definition_bytes(pathway: Pathway, mapping: FhirMapping) -> bytes:
 
 
 def patient_files(pathway: Pathway, mapping: FhirMapping, events: Sequence[Event], stem: str) -> dict[str, bytes]:
-    """One pretty-printed Bundle per patient of an event stream, named patient-<id>.json."""
+    """One pretty-printed Bundle per course (patient, or patient and episode) of a stream: patient-<id>.json."""
     files: dict[str, bytes] = {}
-    for patient, course in events_by_patient(events, stem).items():
-        bundle = patient_bundle(pathway, mapping, patient, course).bundle
+    for (patient, episode), course in events_by_course(events, stem).items():
+        bundle = patient_bundle(pathway, mapping, patient, course, episode=episode).bundle
         found = fhir_validate.problems(bundle, mapping)
         if found:
             raise ExportError(f"patient {patient}: the record does not validate: {found[0]}")
-        name = f"patient-{fhir_id(patient)}.json"
+        name = f"patient-{fhir_id(patient if episode is None else f'{patient}-{episode}')}.json"
         if name in files:
             raise ExportError(f"two patients would be written to {name}")
         files[name] = json_bytes(bundle)

@@ -52,9 +52,11 @@ class PatientBundle:
 
 
 class _Writer:
-    def __init__(self, pathway: Pathway, mapping: FhirMapping, patient: str) -> None:
+    def __init__(self, pathway: Pathway, mapping: FhirMapping, patient: str, episode: str | None) -> None:
         self.pathway, self.mapping = pathway, mapping
         self.patient_id = fhir_id(patient)
+        # a course is one (patient, episode): its records carry the episode in their ids
+        self.course_id = self.patient_id if episode is None else fhir_id(f"{patient}-{episode}")
         self.entries: list[dict[str, Any]] = []
         self.patient_url = self.add(
             {
@@ -63,6 +65,17 @@ class _Writer:
                 "identifier": [{"system": mapping.url("NamingSystem", "patient"), "value": patient}],
             }
         )
+        self.episode_url = None
+        if episode is not None:
+            self.episode_url = self.add(
+                {
+                    "resourceType": "EpisodeOfCare",
+                    "id": self.course_id,
+                    "identifier": [{"system": mapping.url("NamingSystem", "episode"), "value": episode}],
+                    "status": "active",
+                    "patient": self.subject(),
+                }
+            )
 
     def add(self, resource: dict[str, Any]) -> str:
         name = f"{self.mapping.canonical}/{resource['resourceType']}/{resource['id']}"
@@ -92,11 +105,13 @@ class _Writer:
         coding = self.mapping.events[event.name]
         spec = self.pathway.event(event.name)
         at = fhir_time(event.at)
-        resource: dict[str, Any] = {"resourceType": coding.resource, "id": fhir_id(f"{self.patient_id}-e{index}")}
+        resource: dict[str, Any] = {"resourceType": coding.resource, "id": fhir_id(f"{self.course_id}-e{index}")}
         code = {"coding": [coding.code_for(event.fields, self.mapping).json()], "text": spec.label}
         if coding.resource == "Encounter":
             resource.update(status="finished", type=[code], subject=self.subject(), period={"start": at})
             resource["class"] = ENCOUNTER_CLASS
+            if self.episode_url is not None:
+                resource["episodeOfCare"] = [{"reference": self.episode_url}]
         elif coding.resource == "Procedure":
             resource.update(status="completed", code=code, subject=self.subject(), performedDateTime=at)
         elif coding.resource == "Condition":
@@ -116,7 +131,7 @@ class _Writer:
             assert field is not None
             finding: dict[str, Any] = {
                 "resourceType": "Observation",
-                "id": fhir_id(f"{self.patient_id}-e{index}-{name}"),
+                "id": fhir_id(f"{self.course_id}-e{index}-{name}"),
                 "status": "final",
                 "code": {"coding": [self.mapping.field_codes[name].json()], "text": field.words()},
                 "subject": self.subject(),
@@ -133,7 +148,7 @@ class _Writer:
         self.add(
             {
                 "resourceType": "ServiceRequest",
-                "id": fhir_id(f"{self.patient_id}-o{index}"),
+                "id": fhir_id(f"{self.course_id}-o{index}"),
                 "instantiatesCanonical": [
                     self.mapping.url("ActivityDefinition", activity_id(self.pathway, state, rec))
                 ],
@@ -152,9 +167,11 @@ def patient_bundle(
     patient: str,
     events: Sequence[Event],
     orders: Sequence[Order] = (),
+    episode: str | None = None,
 ) -> PatientBundle:
-    """The patient's record: events in their order, each order after the events up to its time."""
-    writer = _Writer(pathway, mapping, patient)
+    """The record of one course (a patient, or one episode of a patient): events in their order,
+    each order after the events up to its time."""
+    writer = _Writer(pathway, mapping, patient, episode)
     records = []
     pending = sorted(enumerate(orders), key=lambda item: item[1].at)
     for index, event in enumerate(events, start=1):
@@ -165,16 +182,17 @@ def patient_bundle(
         writer.order(*item)
     bundle = {
         "resourceType": "Bundle",
-        "id": fhir_id(f"{writer.patient_id}-record"),
+        "id": fhir_id(f"{writer.course_id}-record"),
         "type": "collection",
         "entry": writer.entries,
     }
     return PatientBundle(bundle, tuple(records))
 
 
-def events_by_patient(events: Sequence[Event], default: str) -> Mapping[str, list[Event]]:
-    """A stream's events per patient, in stream order (a stream without patients is one patient)."""
-    grouped: dict[str, list[Event]] = {}
+def events_by_course(events: Sequence[Event], default: str) -> Mapping[tuple[str, str | None], list[Event]]:
+    """A stream's events per (patient, episode), in stream order; a stream without patients is one patient."""
+    grouped: dict[tuple[str, str | None], list[Event]] = {}
     for event in events:
-        grouped.setdefault(event.patient if event.patient is not None else default, []).append(event)
+        key = (event.patient if event.patient is not None else default, event.episode)
+        grouped.setdefault(key, []).append(event)
     return grouped

@@ -38,18 +38,23 @@ class Agreement:
     patients: int = 0
     decisions: int = 0
     agreed: int = 0
+    courses_compared: int = 0
+    recommendations_agreed: int = 0
     outcomes: Counter[str] = attrs.field(factory=Counter)
     actions: Counter[str] = attrs.field(factory=Counter)
     mismatches: list[str] = attrs.field(factory=list)
 
     @property
     def disagreed(self) -> int:
-        return self.decisions - self.agreed
+        """Decisions, and courses' final recommendations, on which the two sides differ."""
+        return self.decisions - self.agreed + self.courses_compared - self.recommendations_agreed
 
     def merge(self, other: Agreement) -> None:
         self.patients += other.patients
         self.decisions += other.decisions
         self.agreed += other.agreed
+        self.courses_compared += other.courses_compared
+        self.recommendations_agreed += other.recommendations_agreed
         self.outcomes.update(other.outcomes)
         self.actions.update(other.actions)
         self.mismatches.extend(other.mismatches[: MAX_EXAMPLES - len(self.mismatches)])
@@ -59,6 +64,8 @@ class Agreement:
             "patients": self.patients,
             "decisions": self.decisions,
             "agreed": self.agreed,
+            "recommendations_agreed": self.recommendations_agreed,
+            "courses": self.courses_compared,
             "disagreed": self.disagreed,
             "outcomes": dict(sorted(self.outcomes.items())),
             "actions": dict(sorted(self.actions.items())),
@@ -89,9 +96,14 @@ def compare_course(
     patient: str,
     events: Sequence[Event],
     bundle: Mapping[str, Any],
+    episode: str | None = None,
 ) -> Agreement:
-    """One course: the engine on the events, the exported plan on the patient's Bundle."""
-    trace = compiled.run_course(pathway, events, patient)
+    """One course: the engine on the events, the exported plan on the patient's Bundle.
+
+    Besides each decision, the recommendations that apply at the end of the course must be the
+    same (contract 1.1: an item may depend on the event that entered its state).
+    """
+    trace = compiled.run_course(pathway, events, patient, episode)
     expected = expected_decisions(pathway, layout, events, trace)
     agreement = Agreement(patients=1)
     found_records = records(bundle)
@@ -117,6 +129,14 @@ def compare_course(
                 f"{patient} line {event.line} ({event.name}): engine {want.outcome} {list(want.taken)}, "
                 f"FHIR {decision.outcome} {list(decision.taken)}"
             )
+    agreement.courses_compared += 1
+    wanted = tuple(r.code for r in trace.recommendations)
+    if run.recommendations == wanted:
+        agreement.recommendations_agreed += 1
+    elif len(agreement.mismatches) < MAX_EXAMPLES:
+        agreement.mismatches.append(
+            f"{patient}: in {trace.state} the engine recommends {list(wanted)}, FHIR {list(run.recommendations)}"
+        )
     return agreement
 
 

@@ -141,8 +141,8 @@ def test_an_activity_definition_per_recommendation_with_rating_rrl_and_do_not_pe
                 assert not extensions
             codes = {(c["system"], c["code"]) for c in activity["code"]["coding"]}
             assert {(c.system, c.code) for c in mapping.recommendation_codes[rec.code]} == codes
-            if state.id in mapping.priorities:
-                assert activity["priority"] == mapping.priorities[state.id]
+            priority = mapping.priorities.get(f"{state.id}.{rec.code}", mapping.priorities.get(state.id))
+            assert activity.get("priority") == priority
 
 
 def test_standard_codes_are_used_where_the_mapping_lists_them(shipped: Any) -> None:
@@ -228,6 +228,7 @@ def mapping_text() -> dict[str, Any]:
         ),
         (lambda d: d["timing"]["reassessment"].update(high="reassess_upper"), "not a parameter"),
         (lambda d: d["states"]["red_flag_escalation"].update(priority="soon"), "expected one of"),
+        (lambda d: d["states"].update(resolved={"priority_of": {"ct_myelography": "urgent"}}), "does not recommend"),
         (lambda d: d["codes"]["cpt:62273"].pop("source"), "source"),
     ],
 )

@@ -99,8 +99,9 @@ def activity_definition(pathway: Pathway, mapping: FhirMapping, state: State, re
         resource["relatedArtifact"].append(rrl_source)
     resource["kind"] = mapping.activities[rec.code]
     resource["code"] = {"coding": [c.json() for c in mapping.recommendation_codes[rec.code]], "text": rec.code}
-    if state.id in mapping.priorities:
-        resource["priority"] = mapping.priorities[state.id]
+    priority = mapping.priorities.get(f"{state.id}.{rec.code}", mapping.priorities.get(state.id))
+    if priority is not None:
+        resource["priority"] = priority
     if rec.rating == "usually_not_appropriate":
         resource["doNotPerform"] = True
     return resource

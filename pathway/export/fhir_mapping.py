@@ -101,6 +101,7 @@ class FhirMapping:
     recommendation_codes: Mapping[str, tuple[Coding, ...]]
     activities: Mapping[str, str]
     priorities: Mapping[str, str]
+    """FHIR request priority by state id (its rules and requests) and by 'state.code' (one request)."""
     timing: Mapping[str, tuple[str, str, str]]
     local_concepts: Mapping[str, str]
     """Every code of the project's CodeSystem, with its display."""
@@ -329,14 +330,26 @@ def _recommendations(reader: _Reader, local_system: str) -> tuple[dict[str, tupl
 
 
 def _priorities(reader: _Reader) -> dict[str, str]:
+    """Priority by state id, and by 'state.code' for one recommendation of a state."""
     priorities: dict[str, str] = {}
     for state_id, body in reader.table("states").items():
-        body = reader.only(body, f"states.{state_id}", "priority")
+        entry = f"states.{state_id}"
+        body = reader.only(body, entry, "priority", "priority_of")
         if state_id not in reader.pathway.state_ids:
-            reader.fail(f"states.{state_id}", "not a state of the definition")
-        if body.get("priority") not in PRIORITIES:
-            reader.fail(f"states.{state_id}.priority", f"expected one of {', '.join(PRIORITIES)}")
-        priorities[state_id] = body["priority"]
+            reader.fail(entry, "not a state of the definition")
+        wanted = {state_id: body["priority"]} if "priority" in body else {}
+        items = body.get("priority_of", {})
+        if not isinstance(items, Mapping):
+            reader.fail(f"{entry}.priority_of", "expected a table of recommendation code = priority")
+        codes = {r.code for r in reader.pathway.state(state_id).recommendations}
+        for code, priority in items.items():
+            if code not in codes:
+                reader.fail(f"{entry}.priority_of.{code}", "the state does not recommend this code")
+            wanted[f"{state_id}.{code}"] = priority
+        for key, priority in wanted.items():
+            if priority not in PRIORITIES:
+                reader.fail(f"states.{key}", f"priority {priority!r}: expected one of {', '.join(PRIORITIES)}")
+        priorities.update(wanted)
     return priorities
 
 

@@ -43,6 +43,14 @@ class ExportError(ValueError):
     """Something of the definition that the FHIR export cannot express; the message names it."""
 
 
+def field_name(field: str) -> str:
+    return f"field_{field}"
+
+
+def history_name(event: str) -> str:
+    return f"history_{event}"
+
+
 def literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -136,6 +144,10 @@ class FhirPathWriter:
         return f"{EVENT}.ofType({resource}).where({self.record_filter(event)}).exists()"
 
     def history(self, event: str) -> str:
+        """The earlier accepted records of an event (a named expression of the Library)."""
+        return f"%{history_name(event)}"
+
+    def _history_definition(self, event: str) -> str:
         resource = self.mapping.events[event].resource
         return f"{HISTORY}.ofType({resource}).where({self.record_filter(event)})"
 
@@ -156,10 +168,28 @@ class FhirPathWriter:
         return f"({union}).first().toDateTime()"
 
     def library(self) -> list[tuple[str, str, str]]:
-        """(name, FHIRPath, description) of every named expression of the Library."""
+        """(name, FHIRPath, description) of every named expression of the Library.
+
+        Besides the predicates: the time of the triggering event, the value of each of its fields,
+        and the earlier records of each event, which conditions read as %field_x and %history_x.
+        """
         items = [(EVENT_TIME, self.event_time(), "when the triggering event happened")]
+        for spec in self.pathway.events:
+            items.append(
+                (history_name(spec.name), self._history_definition(spec.name), f"earlier {spec.label} records")
+            )
+        seen: set[str] = set()
+        for spec in self.pathway.events:
+            for field in spec.fields:
+                if field.name not in seen:
+                    seen.add(field.name)
+                    items.append((field_name(field.name), self._field_definition(field.name), field.words()))
         for predicate in self.pathway.predicates:
             items.append((predicate.name, self.boolean(predicate.expr), predicate.text))
+        names = [name for name, _, _ in items]
+        clash = sorted({n for n in names if names.count(n) > 1})
+        if clash:
+            raise ExportError(f"a predicate is named {clash[0]!r}, a name the Library gives to a field or history")
         return items
 
     # ------------------------------------------------------------ fields of the triggering event
@@ -185,14 +215,18 @@ class FhirPathWriter:
                 nodes.append((f"{FINDINGS}.where(code.{code}).value", False))
         return nodes
 
+    def _field_definition(self, name: str) -> str:
+        """The field's value in the triggering event, typed (a CodeableConcept for enums)."""
+        ftype = self._field_type(name)
+        typed = [
+            node if concept else f"{node}.{'ofType(CodeableConcept)' if ftype == 'enum' else _TYPED[ftype]}"
+            for node, concept in self._field_nodes(name)
+        ]
+        return typed[0] if len(typed) == 1 else f"({' | '.join(typed)})"
+
     def _field_test(self, field: guards.Field, condition: Callable[[str], str]) -> str:
         """The field is present and ``condition($this-relative)`` holds for its value."""
-        ftype = self._field_type(field.name)
-        tests = []
-        for node, concept in self._field_nodes(field.name):
-            typed = node if concept else f"{node}.{'ofType(CodeableConcept)' if ftype == 'enum' else _TYPED[ftype]}"
-            tests.append(f"{typed}.where({condition(ftype)}).exists()")
-        return " or ".join(tests) if tests else "false"
+        return f"%{field_name(field.name)}.where({condition(self._field_type(field.name))}).exists()"
 
     def _field_type(self, name: str) -> str:
         for spec in self.pathway.events:

@@ -299,3 +299,22 @@ def test_export_command_refuses_a_malformed_event_file(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "line 1: field 'headache'" in result.output
+
+
+def test_simulate_fhir_alone_writes_the_bulk_layout_and_no_event_stream(tmp_path: Path) -> None:
+    args = ["simulate", "-n", "12", "--out", str(tmp_path), "--format", "fhir", "--no-plots", "-q", "--workers", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "events.jsonl").exists()
+    manifest = json.loads((tmp_path / "fhir" / "manifest.json").read_text())
+    assert manifest["output"][0]["count"] == 12 and manifest["requiresAccessToken"] is False
+    assert not list((tmp_path / "fhir").glob("*.partial"))
+
+
+@pytest.mark.parametrize("formats", ["xml", "jsonl,", ""])
+def test_simulate_refuses_an_unknown_stream_format(tmp_path: Path, formats: str) -> None:
+    result = CliRunner().invoke(main, ["simulate", "-n", "5", "--out", str(tmp_path), "--format", formats, "-q"])
+    if formats == "jsonl,":
+        assert result.exit_code == 0, result.output  # a trailing comma is harmless
+        return
+    assert result.exit_code == 2 and "--format" in result.output and "Traceback" not in result.output

@@ -107,7 +107,7 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
     else:
         from rich.console import Console
 
-        from pathway.report import trace_view
+        from pathway.terminal.course import trace_view
 
         console = Console()
         for trace in traces:
@@ -122,11 +122,11 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
             who = f"patient {trace.patient}: " if trace.patient is not None else ""
             who += f"episode {trace.episode}: " if trace.episode is not None else ""
             click.echo(f"monitor: {who}{violation}", err=True)
-    if problems:
-        sys.exit(EXIT_INPUT)
     stream_violations = check_stream(pathway, traces)
     for violation in stream_violations:
         click.echo(f"monitor: {violation}", err=True)
+    if problems:
+        sys.exit(EXIT_INPUT)
     if any(violations.values()) or stream_violations:
         sys.exit(EXIT_VIOLATION)
     if any(r.kind != "malformed" for t in traces for r in t.rejected):
@@ -135,21 +135,41 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="States, transitions and recommendations as JSON.")
-@click.option("--markdown", is_flag=True, help="Markdown tables of states, transitions and thresholds (the README's).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "html"]),
+    default=None,
+    help="text: tables for the terminal (the default); json: the pathway as data; markdown: the README's "
+    "tables; html: a self-contained page with the clickable diagram, the tables and the sources.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--markdown", is_flag=True, help="Same as --format markdown.")
 @click.option(
     "--into",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="With --markdown: replace the generated block of this file (e.g. README.md) instead of printing.",
 )
+@click.option(
+    "--evidence",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="With --format html: evidence notes (Markdown, one heading per citation id). Default: docs/evidence.md.",
+)
 @definition_option
-def describe(as_json: bool, markdown: bool, into: Path | None, pathway: Pathway) -> None:
+def describe(
+    fmt: str | None, as_json: bool, markdown: bool, into: Path | None, evidence: Path | None, pathway: Pathway
+) -> None:
     """The pathway as a reviewer reads it: states, recommendations, guarded transitions, sources."""
-    if as_json and markdown:
-        fail("choose one of --json and --markdown")
-    if into is not None and not markdown:
+    chosen = {f for f, flag in (("json", as_json), ("markdown", markdown), (fmt, fmt is not None)) if flag}
+    if len(chosen) > 1:
+        fail("choose one of --json, --markdown and --format")
+    fmt = chosen.pop() if chosen else "text"
+    if into is not None and fmt != "markdown":
         fail("--into writes the markdown tables: use it with --markdown")
-    if markdown:
+    if evidence is not None and fmt != "html":
+        fail("--evidence is shown in the html page: use it with --format html")
+    if fmt == "markdown":
         from pathway.describe_markdown import markdown_tables, replace_in
 
         tables = markdown_tables(pathway)
@@ -163,14 +183,22 @@ def describe(as_json: bool, markdown: bool, into: Path | None, pathway: Pathway)
         except OSError as err:
             fail(f"{into}: {err.strerror or err}")
         return
-    if as_json:
+    if fmt == "json":
         from pathway.describe_json import pathway_json
 
         click.echo(json.dumps(pathway_json(pathway), ensure_ascii=False, indent=2))
         return
+    if fmt == "html":
+        from pathway.report.page import pathway_html
+
+        try:
+            click.echo(pathway_html(pathway, evidence), nl=False)
+        except (UnicodeDecodeError, ValueError) as err:
+            fail(f"{evidence}: {err}")
+        return
     from rich.console import Console
 
-    from pathway.report import pathway_view
+    from pathway.terminal.describe import pathway_view
 
     console = Console()
     for part in pathway_view(pathway):
@@ -184,6 +212,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "diagram": "pathway.render.command:diagram",
     "verify": "pathway.verify.command:cmd",
     "simulate": "pathway.simulate.command:simulate",
+    "report": "pathway.report.command:report",
+    "data-dictionary": "pathway.simulate.dictionary:data_dictionary",
     "export": "pathway.export.command:export",
 }
 main.lazy = LAZY_COMMANDS

@@ -28,6 +28,15 @@ def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
     sys.exit(code)
 
 
+def write_atomic(path: Path, data: str | bytes) -> Path:
+    """Write through a temporary file beside ``path`` and rename it, so no reader sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    partial.replace(path)
+    return path
+
+
 def load_pathway(path: str | Path | None) -> Pathway:
     try:
         return load(path)

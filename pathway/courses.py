@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
-from pathway.events import Event, EventError
-from pathway.trace import Rejected, Trace
+from pathway.events import Event, EventError, refuse_unnamed
+from pathway.trace import Rejected, Trace, time_order_refusal
 
 
 class CourseRun(Protocol):
@@ -18,13 +18,15 @@ class CourseRun(Protocol):
     def trace(self) -> Trace: ...
 
 
-def malformed_refusal(error: EventError) -> Rejected:
-    """A line that could not be read stays in its patient's report, so no reader misses it."""
-    return Rejected(error.line, None, None, str(error), "malformed")
-
-
 Course = tuple[str | None, str | None]
 """(patient, episode): each is a course of its own, reported on its own."""
+
+UNATTRIBUTED = "could belong to this course (it names no patient): "
+
+
+def malformed_refusal(error: EventError, prefix: str = "") -> Rejected:
+    """A line that could not be read stays in its patient's report, so no reader misses it."""
+    return Rejected(error.line, None, None, prefix + str(error), "malformed")
 
 
 def run_patients(
@@ -32,12 +34,16 @@ def run_patients(
 ) -> Iterator[Trace]:
     """Traces of a multi-patient stream, one per (patient, episode) in order of first appearance.
 
-    Lines that could not be read (EventError) are listed in their course's ``rejected``;
-    one that names no patient goes to the stream's unnamed patient, when the stream has one.
+    Lines that could not be read (EventError) are listed in their course's ``rejected``. A line that
+    names no patient in a stream whose other lines do is malformed (contract section 3) and starts no
+    course; such a line, like any unreadable line without a patient, is listed in *every* course's
+    ``rejected``, because it may be the lost puncture or red flag of any of them. Times never go
+    backwards within one patient, across their episodes too.
     """
     runs: dict[Course, CourseRun] = {}
     orphans: list[EventError] = []
-    for item in items:
+    last_of_patient: dict[str | None, Event] = {}
+    for item in refuse_unnamed(list(items)):
         if isinstance(item, EventError) and item.patient is None:
             orphans.append(item)
             continue
@@ -46,12 +52,19 @@ def run_patients(
             run = runs[item.course] = start(*item.course)
         if isinstance(item, EventError):
             run.rejected.append(malformed_refusal(item))
-        else:
-            run.send(item)
-    unnamed_key = (None, None)
-    if orphans and (unnamed_key in runs or not runs):
-        unnamed = runs[unnamed_key] if unnamed_key in runs else runs.setdefault(unnamed_key, start(None, None))
-        unnamed.rejected.extend(malformed_refusal(error) for error in orphans)
-        unnamed.rejected.sort(key=lambda r: r.line)
+            continue
+        last = last_of_patient.get(item.patient)
+        if last is not None and last.episode != item.episode and item.at < last.at:
+            run.rejected.append(time_order_refusal(item, last))  # an earlier episode's clock still counts
+            continue
+        run.send(item)
+        if not (run.rejected and run.rejected[-1].line == item.line and run.rejected[-1].kind == "time_order"):
+            last_of_patient[item.patient] = item
+    if orphans and not runs:
+        runs[(None, None)] = start(None, None)
+    for run in runs.values():
+        alone = len(runs) == 1
+        run.rejected.extend(malformed_refusal(error, "" if alone else UNATTRIBUTED) for error in orphans)
+        run.rejected.sort(key=lambda r: r.line)
     for run in runs.values():
         yield run.trace()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -57,10 +58,11 @@ def demo(ctx: click.Context, out: Path, patients: int, seed: int, pathway: Pathw
     """The main job: diagrams, every example traced, a simulated cohort and the safety proof, into --out.
 
     \b
+    report.html   the protocol committee's report: all of the below on one page
     diagrams/     the pathway (SVG, PNG, DOT, Mermaid) and the cohort's flow over it
     traces/       every example course: its trace (JSON) and its path drawn (SVG)
-    simulation/   a cohort under the guideline and the seed's pitfalls: summary.json,
-                  outcomes, events, plots and a per-1,000-patients comparison
+    simulation/   a cohort under the guideline and the seed's pitfalls: summary.json (95 %
+                  intervals), patient and event tables, plots and the policy comparison
     verify.json   the safety properties, each proven over every reachable situation
     """
     console = Console()
@@ -71,10 +73,11 @@ def demo(ctx: click.Context, out: Path, patients: int, seed: int, pathway: Pathw
 
 
 def _demo(ctx: click.Context, console: Console, out: Path, patients: int, seed: int, pathway: Pathway) -> None:
+    from pathway.report.command import write_report
     from pathway.simulate.command import simulate
-    from pathway.verify.command import show_verification, verification_json
     from pathway.verify.explore import verify
     from pathway.verify.properties import load_catalogue
+    from pathway.verify.verdict_json import verification_json
 
     out.mkdir(parents=True, exist_ok=True)
     draw = dot_available()
@@ -85,31 +88,43 @@ def _demo(ctx: click.Context, console: Console, out: Path, patients: int, seed: 
         console.print("  (Graphviz 'dot' not found: SVG/PNG skipped; install it with apt-get install graphviz)")
 
     results = write_example_traces(pathway, EXAMPLES, out / "traces", draw)
+    ends = Counter(state for _, states in results for state in states.split(" (")[0].split(", "))
     console.print(f"[bold]traces[/bold]: {len(results)} example courses -> {out / 'traces'}")
-    for name, states in results:
-        console.print(f"  {name}: {states}")
+    console.print("  ending in " + ", ".join(f"{state} {n}" for state, n in ends.most_common()))
 
-    console.rule("simulated cohort")
     cohort = out / "simulation"
     definition = Path(pathway.source_path) if pathway.source_path else None
     try:
         ctx.invoke(
-            simulate, patients=patients, seed=seed, out=cohort, compare=",".join(DEMO_POLICIES), definition=definition
+            simulate,
+            patients=patients,
+            seed=seed,
+            out=cohort,
+            compare=",".join(DEMO_POLICIES),
+            definition=definition,
+            quiet=True,
         )
     except SystemExit as done:  # the command ends by exiting; only a failure stops the demo
         if done.code not in (0, None):
             raise
+    console.print(f"[bold]simulation[/bold]: {patients:,} patients under {', '.join(DEMO_POLICIES)} -> {cohort}")
     flow = write_frequency_diagrams(
         pathway, read_frequencies(cohort / "summary.json", pathway), out / "diagrams", formats
     )
     console.print(f"[bold]cohort flow[/bold]: {', '.join(p.name for p in flow)} -> {out / 'diagrams'}")
 
-    console.rule("safety verification")
     verdict = verify(pathway, load_catalogue(None))
-    show_verification(console, verdict, pathway, {})
     (out / "verify.json").write_text(
         json.dumps(verification_json(verdict, pathway), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
-    console.print(f"\n[bold]done[/bold]: everything is in {out}/")
+    report, _ = write_report(pathway, out, simulation=cohort)
+    held = sum(1 for r in verdict.results if r.checked and r.holds)
+    checked = sum(1 for r in verdict.results if r.checked)
+    verdict_style = "green" if verdict.holds else "bold red"
+    console.print(
+        f"[bold]verification[/bold]: [{verdict_style}]{held} of {checked} safety properties hold[/{verdict_style}]"
+        f" (every reachable situation explored) -> {out / 'verify.json'}"
+    )
+    console.print(f"[bold]report[/bold]: {report}  (open it in a browser; it prints on A4)")
     if not verdict.holds:
         ctx.exit(EXIT_VIOLATION)

@@ -9,9 +9,12 @@ way every renderer will.
 from __future__ import annotations
 
 import html
+import io
+import itertools
 import json
 import re
 import shutil
+import struct
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -23,7 +26,7 @@ import pytest
 from pathway import guards
 from pathway.loader import DEFAULT_DEFINITION, load, loads
 from pathway.model import Pathway, Transition
-from pathway.render.output import render_image, sources
+from pathway.render.output import png_dpi, render_image, sources
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
 
@@ -159,6 +162,9 @@ def test_no_edge_is_drawn_that_the_model_does_not_have(pathway: Pathway, drawn: 
     for tail, head, attrs in drawn.edges:
         if head == pathway.initial and tail not in pathway.state_ids:
             continue  # the start marker
+        if "layout" in drawn.classes(attrs):
+            assert attrs.get("style") == "invis", f"{tail} -> {head}: a layout edge must not be seen"
+            continue
         if attrs.get("ltail"):
             assert head in broadcast_targets
         else:
@@ -223,12 +229,57 @@ def test_states_are_grouped_with_finals_drawn_as_finals(pathway: Pathway, drawn:
 
 
 @needs_dot
-def test_imaging_ratings_are_summarised_on_each_state(pathway: Pathway, drawn: Drawn) -> None:
+def test_imaging_ratings_are_summarised_on_each_state_naming_the_studies(pathway: Pathway, drawn: Drawn) -> None:
     for state in pathway.states:
         label = text_of(drawn.nodes[state.id]["label"])
-        ratings = [r.rating for r in state.recommendations if r.kind == "imaging" and r.rating]
-        for rating in set(ratings):
-            assert f"{ratings.count(rating)} {rating.replace('_', ' ')}" in label, state.id
+        imaging = [r for r in state.recommendations if r.kind == "imaging" and r.rating]
+        for rating, when in {(r.rating, r.condition_words) for r in imaging}:
+            assert rating is not None
+            rated = [r for r in imaging if (r.rating, r.condition_words) == (rating, when)]
+            # a conditional item says when it applies, with the condition in words
+            summary = f"{len(rated)} {rating.replace('_', ' ')}{f' when {when}' if when else ''}: "
+            assert summary in label, (state.id, summary, label)
+            listed = label.split(summary, 1)[1]
+            for rec in rated:
+                # the study's modality and region, e.g. 'MRI spine' for mri_spine_without_and_with_contrast
+                first_words = rec.code.split("_")[:2]
+                assert " ".join(first_words) in listed.lower(), (state.id, rec.code)
+
+
+@needs_dot
+def test_escalation_leaves_the_cluster_border_not_a_state(pathway: Pathway, drawn: Drawn) -> None:
+    for tail, head, attrs in drawn.edges:
+        if attrs.get("ltail"):
+            assert tail not in pathway.state_ids, f"the edge to {head} is drawn from the box of {tail}"
+            assert drawn.nodes[tail].get("style") == "invis"
+            assert tail in drawn.clusters[attrs["ltail"]], "the tail sits inside the cluster it leaves"
+
+
+@needs_dot
+def test_a_large_group_of_final_states_is_a_column_not_a_row(pathway: Pathway) -> None:
+    laid_out = json.loads(
+        subprocess.run(
+            ["dot", "-Tjson"], input=sources(pathway)["dot"].encode(), capture_output=True, check=True
+        ).stdout
+    )
+    centres = {o["name"]: tuple(map(float, o["pos"].split(","))) for o in laid_out["objects"] if "pos" in o}
+    groups: dict[tuple[bool, str], list[str]] = {}
+    for state in pathway.states:
+        if state.final:
+            groups.setdefault((state.final, state.group), []).append(state.id)
+    large = [ids for ids in groups.values() if len(ids) >= 3]
+    assert large, "the PDPH pathway has four hand-offs"
+    for ids in large:
+        ys = sorted(centres[i][1] for i in ids)
+        assert all(b > a for a, b in itertools.pairwise(ys)), f"{ids} share a row"
+
+
+@needs_dot
+def test_the_headline_source_is_the_pathways_own_reference(pathway: Pathway, drawn: Drawn) -> None:
+    title = text_of(drawn.graph["label"])
+    record = pathway.citation(pathway.cite.ref)
+    assert f"Source: {record.title}" in title
+    assert record.source.split(" (")[0] in title
 
 
 @needs_dot
@@ -308,3 +359,24 @@ def test_two_renders_give_identical_dot_and_mermaid_bytes(pathway: Pathway) -> N
 def test_svg_is_reproducible_with_one_graphviz(pathway: Pathway) -> None:
     dot_text = sources(pathway)["dot"]
     assert render_image(dot_text, "svg") == render_image(dot_text, "svg")
+
+
+@needs_dot
+def test_png_declares_a_resolution_that_prints_it_within_a4_landscape(pathway: Pathway) -> None:
+    png = render_image(sources(pathway)["dot"], "png")
+    dpi = png_dpi(png)
+    assert dpi is not None and dpi >= 150, "a print-sharp resolution, declared in the file"
+    width_px, height_px = struct.unpack(">II", png[16:24])
+    assert width_px / dpi <= 297 / 25.4 + 0.01 and height_px / dpi <= 210 / 25.4 + 0.01
+
+
+@needs_dot
+def test_pdf_is_one_a4_landscape_page(pathway: Pathway) -> None:
+    from pypdf import PdfReader
+
+    pages = PdfReader(io.BytesIO(render_image(sources(pathway)["dot"], "pdf"))).pages
+    assert len(pages) == 1
+    width_mm = float(pages[0].mediabox.width) / 72 * 25.4
+    height_mm = float(pages[0].mediabox.height) / 72 * 25.4
+    assert abs(width_mm - 297) < 1 and abs(height_mm - 210) < 1
+    assert pathway.title.split()[0] in pages[0].extract_text()

@@ -257,3 +257,24 @@ def test_a_very_long_course_is_still_drawn_with_its_step_numbers_elided(tmp_path
     assert "(500 times)" in dot
     assert "20 more" in dot  # refused events beyond the first 40
     assert next(tmp_path.glob("*.svg")).stat().st_size > 0
+
+
+def test_each_episode_of_a_patient_can_be_drawn(tmp_path: Path) -> None:
+    stream = EXAMPLES / "multi_episode_return_visit.jsonl"
+    result = diagram("--trace", str(stream), "--out", str(tmp_path))
+    assert result.exit_code == 2 and "--episode" in one_line_error(result)
+    drawn = {}
+    for episode in ("1", "2"):
+        result = diagram(
+            "--trace", str(stream), "--patient", "R", "--episode", episode, "-f", "dot", "-o", str(tmp_path)
+        )
+        assert result.exit_code == 0, result.stderr
+        drawn[episode] = (tmp_path / f"pdph-trace-R-{episode}.dot").read_text()
+    # the first episode ends resolved, the return visit escalates: each drawing shows its own course
+    taken = {e: re.findall(r"(\w+) -> (\w+) \[[^\n]*class=\"transition taken", d) for e, d in drawn.items()}
+    assert taken["2"] == [("presentation", "red_flag_escalation")]
+    assert ("conservative_therapy", "resolved") in taken["1"] and ("presentation", "red_flag_escalation") not in taken[
+        "1"
+    ]
+    result = diagram("--trace", str(stream), "--patient", "R", "--episode", "9", "-o", str(tmp_path))
+    assert result.exit_code == 2 and "episodes: 1, 2" in one_line_error(result)

@@ -7,6 +7,7 @@ from the overlay code.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from collections import Counter, defaultdict
@@ -48,12 +49,17 @@ def pathway() -> Pathway:
 
 
 def edge_key(pathway: Pathway, transition: str, source: str, target: str) -> tuple[str, str]:
-    """How a taken transition is drawn: from its source, or from the cluster for a rule of every active state."""
+    """How a transition is drawn: from its source, or from the cluster for a rule of every active state."""
     return ("*", target) if (transition, target) in broadcast_rules(pathway) else (source, target)
 
 
 def drawn_key(drawn: Drawn, tail: str, head: str, attrs: dict[str, Any]) -> tuple[str, str]:
     return ("*", head) if attrs.get("ltail") else (tail, head)
+
+
+@functools.cache
+def plain_drawing(pathway: Pathway) -> Drawn:
+    return parse_dot(sources(pathway)["dot"])
 
 
 def overlay_drawing(pathway: Pathway, trace: Trace) -> Drawn:
@@ -71,13 +77,22 @@ def check_highlights(pathway: Pathway, trace: Trace) -> None:
 
     expected: dict[tuple[str, str], list[int]] = defaultdict(list)
     for number, step in enumerate(trace.steps, start=1):
-        expected[edge_key(pathway, step.transition, step.source, step.target)].append(number)
+        # a patient's step is drawn from the state they were in, even an escalation drawn once for all states
+        expected[(step.source, step.target)].append(number)
     taken = {}
     for tail, head, attrs in drawn.edges:
         if tail not in pathway.state_ids and head == pathway.initial:
             continue  # the start marker
         classes = drawn.classes(attrs)
+        if "layout" in classes:
+            continue
         key = drawn_key(drawn, tail, head, attrs)
+        if "escalation-step" in classes:
+            rule = next(t for t in pathway.transitions if t.source == tail and t.target == head)
+            assert (rule.id, head) in broadcast_rules(pathway), "only escalations get a step edge of their own"
+            base = plain_drawing(pathway)
+            rule_colour = next(a["color"] for _, h, a in base.edges if h == head and a.get("ltail"))
+            assert attrs["color"] == rule_colour != "", "a step edge is drawn in the escalation colour"
         if "taken" in classes:
             taken[key] = text_of(attrs["label"])
             assert float(attrs["penwidth"]) > 1
@@ -167,8 +182,8 @@ def test_cohort_flow_widths_and_labels_follow_patient_shares(pathway: Pathway, t
     shares = {key: min(1.0, n / summary["patients"]) for key, n in by_edge.items()}
     widths: dict[tuple[str, str], float] = {}
     for tail, head, attrs in drawn.edges:
-        if tail not in pathway.state_ids:
-            continue
+        if (tail not in pathway.state_ids and not attrs.get("ltail")) or "layout" in drawn.classes(attrs):
+            continue  # the start marker and invisible layout edges
         key = drawn_key(drawn, tail, head, attrs)
         label = text_of(attrs["label"])
         if key in shares:
@@ -196,7 +211,7 @@ def test_a_plain_edge_count_mapping_is_drawn_relative_to_the_busiest_edge(tmp_pa
     labels = {
         (tail, head): (text_of(a["label"]), float(a["penwidth"]))
         for tail, head, a in drawn.edges
-        if tail in pathway.state_ids and not a.get("ltail")
+        if tail in pathway.state_ids and not a.get("ltail") and "layout" not in drawn.classes(a)
     }
     (busy, quiet) = [tuple(key.split("->")) for key in counts]
     assert "40×" in labels[busy][0] and "100%" in labels[busy][0]

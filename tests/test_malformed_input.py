@@ -257,9 +257,12 @@ def test_malformed_line_goes_to_its_patient_in_a_multi_patient_stream() -> None:
     assert set(reports) == {"p1", "p2"}  # the unattributable line does not invent a patient
     # p1's puncture was unreadable: the report says so instead of silently looking like "no puncture"
     assert reports["p1"]["state"] == "refer_spontaneous_intracranial_hypotension"
-    assert [(r["line"], r["kind"]) for r in reports["p1"]["rejected"]] == [(1, "malformed")]
+    assert [(r["line"], r["kind"]) for r in reports["p1"]["rejected"]] == [(1, "malformed"), (3, "malformed")]
     assert "procedure" in reports["p1"]["rejected"][0]["reason"]
-    assert reports["p2"]["rejected"] == []
+    # the line that names no patient may be anyone's: every course lists it, saying so
+    assert [r["line"] for r in reports["p2"]["rejected"]] == [3]
+    for patient in ("p1", "p2"):
+        assert reports[patient]["rejected"][-1]["reason"].startswith("could belong to this course")
     assert [line.split(":")[0] for line in err.strip().splitlines()] == ["line 1", "line 3"]
 
 
@@ -293,6 +296,7 @@ def test_a_line_without_patient_in_a_named_stream_is_malformed_not_a_phantom_pat
     reports = [json.loads(line) for line in out.splitlines()]
     assert [r["patient"] for r in reports] == ["p1", "p2"]  # no course for the unnamed line
     assert reports[0]["state"] == "presentation"  # still waiting for its presentation: not "no puncture"
+    assert [r["line"] for r in reports[0]["rejected"]] == [2]  # and the lost line is in each report
     assert err.strip().splitlines() == [
         "line 2: field 'patient': missing: other lines of this stream name their patient, so every line must"
     ]
@@ -346,3 +350,40 @@ def test_without_episodes_a_final_state_still_refuses_the_return_visit() -> None
     assert code == 3
     (report,) = [json.loads(line) for line in out.splitlines()]
     assert report["state"] == "resolved" and [r["line"] for r in report["rejected"]] == [4]
+
+
+def test_a_lost_puncture_line_shows_in_the_report_of_the_patient_it_may_belong_to() -> None:
+    lines = [
+        '{"event":"dural_puncture","at":"2026-05-01T09:00:00Z","procedure":"epidural"}',  # lost its id
+        '{"patient":"A","event":"presentation","at":"2026-05-01T10:00:00Z","headache":"orthostatic"}',
+    ]
+    code, out, _ = _run("\n".join(lines))
+    assert code == 2
+    (report,) = [json.loads(line) for line in out.splitlines()]
+    assert report["state"] == "refer_spontaneous_intracranial_hypotension"  # what A's own lines say...
+    assert [(r["line"], r["kind"]) for r in report["rejected"]] == [(1, "malformed")]  # ...and why to doubt it
+
+
+def test_a_malformed_line_that_names_a_patient_makes_the_stream_a_named_one() -> None:
+    lines = [
+        '{"event":"dural_puncture","at":"2026-05-01T09:00:00Z","procedure":"epidural"}',
+        '{"event":"presentation","at":"2026-05-01T10:00:00Z","headache":"orthostatic"}',
+        '{"patient":"A","event":"presentation","at":"x"}',
+    ]
+    code, out, err = _run("\n".join(lines))
+    assert code == 2
+    reports = [json.loads(line) for line in out.splitlines()]
+    assert [r["patient"] for r in reports] == ["A"]  # no phantom unnamed course
+    assert [line.split(":")[1].strip() for line in err.strip().splitlines()] == ["field 'patient'"] * 2 + ["field 'at'"]
+
+
+def test_times_never_go_backwards_within_one_patient_across_episodes() -> None:
+    lines = [
+        '{"patient":"A","episode":"2","event":"red_flag","at":"2026-05-05T09:00:00Z","finding":"seizure"}',
+        '{"patient":"A","episode":"1","event":"dural_puncture","at":"2026-05-01T09:00:00Z","procedure":"epidural"}',
+    ]
+    code, out, err = _run("\n".join(lines))
+    assert code == 2
+    reports = {r["episode"]: r for r in map(json.loads, out.splitlines())}
+    assert [(r["line"], r["kind"]) for r in reports["1"]["rejected"]] == [(2, "time_order")]
+    assert err.startswith("line 2: field 'at': ")

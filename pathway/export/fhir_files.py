@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from pathway.events import Event
-from pathway.export import fhir_validate
 from pathway.export.fhir_definitions import build_export
 from pathway.export.fhir_mapping import FhirMapping
 from pathway.export.fhir_patient import events_by_course, patient_bundle
@@ -27,6 +26,8 @@ def definition_file(pathway: Pathway) -> str:
 
 def definition_bytes(pathway: Pathway, mapping: FhirMapping) -> bytes:
     """The definition Bundle as written, after checking it: an export that does not validate is not written."""
+    from pathway.export import fhir_validate  # pydantic models: loaded only when validating
+
     bundle = build_export(pathway, mapping).bundle
     found = fhir_validate.problems(bundle, mapping)
     if found:
@@ -38,6 +39,8 @@ def definition_bytes(pathway: Pathway, mapping: FhirMapping) -> bytes:
 
 def patient_files(pathway: Pathway, mapping: FhirMapping, events: Sequence[Event], stem: str) -> dict[str, bytes]:
     """One pretty-printed Bundle per course (patient, or patient and episode) of a stream: patient-<id>.json."""
+    from pathway.export import fhir_validate
+
     files: dict[str, bytes] = {}
     for (patient, episode), course in events_by_course(events, stem).items():
         bundle = patient_bundle(pathway, mapping, patient, course, episode=episode).bundle
@@ -55,6 +58,19 @@ def write_files(out: Path, files: dict[str, bytes]) -> list[Path]:
     return [write_atomic(out / name, data) for name, data in files.items()]
 
 
+def remove_bulk_dirs(out: Path) -> None:
+    """Remove what an earlier simulate run wrote to fhir/ and fhir.<policy>/ (its files only)."""
+    for directory in [out / "fhir", *out.glob("fhir.*")]:
+        if not directory.is_dir() or directory.is_symlink():
+            continue
+        for entry in directory.iterdir():
+            written = entry.name in (f"{BULK_TYPE}.ndjson", "manifest.json") or entry.name.endswith(".partial")
+            if written and entry.is_file():
+                entry.unlink()
+        if not any(directory.iterdir()):
+            directory.rmdir()
+
+
 class BulkWriter:
     """One patient Bundle per line in ``Bundle.ndjson``, and the Bulk Data manifest beside it.
 
@@ -70,9 +86,9 @@ class BulkWriter:
     def write(self, bundle: dict[str, Any]) -> None:
         self.stream.write(ndjson_line(bundle))
 
-    def write_lines(self, text: str, count: int) -> None:
-        self.stream.stream.write(text)
-        self.stream.count += count
+    def write_lines(self, lines: list[str]) -> None:
+        for line in lines:
+            self.stream.write(line)
 
     def close(self, keep: bool = True) -> list[Path]:
         self.stream.close(keep)

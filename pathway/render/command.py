@@ -76,6 +76,7 @@ DEFAULT_OVERLAY_OUT = Path("out") / "diagrams"
     default=None,
     help="With --trace: the patient to draw from a multi-patient file (their latest episode).",
 )
+@click.option("--episode", default=None, help="With --trace and --patient: which of the patient's episodes to draw.")
 @click.option(
     "--frequencies",
     "frequencies_file",
@@ -90,6 +91,7 @@ def diagram(
     check: bool,
     trace_file: str | None,
     patient: str | None,
+    episode: str | None,
     frequencies_file: str | None,
     pathway: Pathway,
 ) -> None:
@@ -119,6 +121,8 @@ def diagram(
         fail("--trace and --frequencies draw different overlays: give one of them")
     if patient is not None and trace_file is None:
         fail("--patient needs --trace")
+    if episode is not None and patient is None:
+        fail("--episode needs --patient (and --trace)")
     if check:
         if trace_file is not None or frequencies_file is not None:
             fail("--check compares the plain diagrams; it does not take --trace or --frequencies")
@@ -129,7 +133,7 @@ def diagram(
     overlay: Overlay | None = None
     stem = pathway.id
     if trace_file is not None:
-        trace, problems = _trace(pathway, trace_file, patient)
+        trace, problems = _trace(pathway, trace_file, patient, episode)
         overlay = trace_overlay(build_view(pathway), trace)
         stem = trace_stem(pathway, trace)
     elif frequencies_file is not None:
@@ -170,20 +174,29 @@ def _check(pathway: Pathway, directory: Path) -> None:
     click.echo(f"{directory}: diagrams are up to date")
 
 
-def _trace(pathway: Pathway, path: str, patient: str | None) -> tuple[Trace, list[str]]:
+def _course_name(trace: Trace) -> str:
+    return str(trace.patient) + (f" episode {trace.episode}" if trace.episode is not None else "")
+
+
+def _trace(pathway: Pathway, path: str, patient: str | None, episode: str | None) -> tuple[Trace, list[str]]:
     """The trace to draw and the input problems to report (as `pathway run` reports them)."""
     events, errors = read_event_file(path, pathway)
     traces = list(run_stream(pathway, in_line_order(events, errors)))
-    patients = [t.patient for t in traces]
     if patient is not None:
         chosen = [t for t in traces if t.patient == patient]
         if not chosen:
-            named = ", ".join(p for p in patients if p is not None) or "none named"
+            named = ", ".join(dict.fromkeys(t.patient for t in traces if t.patient is not None)) or "none named"
             fail(f"{path}: no patient {patient!r} (patients: {named})")
+        if episode is not None:
+            episodes = [t for t in chosen if t.episode == episode]
+            if not episodes:
+                listed = ", ".join(str(t.episode) for t in chosen)
+                fail(f"{path}: patient {patient!r} has no episode {episode!r} (episodes: {listed})")
+            chosen = episodes
         trace = chosen[-1]  # a patient's latest episode: the course a reviewer asks about
     elif len(traces) > 1:
-        named = ", ".join(str(p) for p in patients)
-        fail(f"{path}: {len(traces)} patients ({named}); choose one with --patient ID")
+        named = ", ".join(_course_name(t) for t in traces)
+        fail(f"{path}: {len(traces)} courses ({named}); choose one with --patient ID [--episode E]")
     elif traces:
         trace = traces[0]
     else:

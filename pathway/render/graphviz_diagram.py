@@ -9,11 +9,12 @@ faded, ...) so the SVG can be styled and tested.
 
 from __future__ import annotations
 
+import itertools
 from html import escape
 
 import graphviz
 
-from pathway.render.overlay import EdgeMark, Overlay, pen_width
+from pathway.render.overlay import EdgeMark, Overlay, StepEdge, pen_width
 from pathway.render.palette import Palette
 from pathway.render.view import ClusterView, DiagramView, EdgeView, NodeView, wrap
 
@@ -25,8 +26,14 @@ EDGE_WIDTH = 28
 BROADCAST_WIDTH = 42
 SELF_LOOP_WIDTH = 40
 HEADING_WIDTH = 150
+IMAGING_WIDTH = 30
 LEGEND_ROWS = 4
 START_NODE = "__start__"
+ANCHOR_NODE = "__every_active_state__"
+"""Invisible tail of the edges drawn for every active state: beside the last state, so the
+edge visibly leaves the cluster's border and not a state's box."""
+COLUMN_MIN = 3
+"""A group of final states this large is stacked in a column, as narrow as one box."""
 
 
 def _html_lines(lines: tuple[str, ...] | list[str], align: str = "LEFT") -> str:
@@ -51,7 +58,8 @@ def _node_label(node: NodeView, faded: bool) -> str:
         rows.append(f"<TR><TD>{_font(gist, Palette.faded if faded else Palette.muted, 10)}</TD></TR>")
     for item in node.imaging:
         color = Palette.faded if faded else Palette.rating.get(item.rating, Palette.muted)
-        rows.append(f"<TR><TD>{_font(escape('imaging: ' + item.words), color, 9)}</TD></TR>")
+        words = "<BR/>".join(escape(line) for line in wrap("imaging, " + item.words, IMAGING_WIDTH))
+        rows.append(f"<TR><TD>{_font(words, color, 9)}</TD></TR>")
     table = '<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">' + "".join(rows) + "</TABLE>"
     return f"<{table}>"
 
@@ -157,6 +165,7 @@ def _legend_rows() -> list[str]:
         row(_font("╌╌▶", Palette.immediate, 11, bold=True), "immediately, on entering the state"),
         row(_font("━━▶", Palette.escalation, 11, bold=True), "from every active state (escalation)"),
         row(_font("1. 2.", Palette.ink, 10), "order a state checks conditions on one event"),
+        row(_font("•", Palette.ink, 10), "one line per transition, when an edge draws several"),
     ]
 
 
@@ -182,7 +191,9 @@ def _cell_table(rows: list[str]) -> str:
 def _graph_label(view: DiagramView, overlay: Overlay | None) -> str:
     title = _font(escape(view.title), Palette.ink, 20, bold=True)
     subtitle = _font(
-        escape(f"pathway {view.id}, version {view.version}. Source: {view.source_citation}"), Palette.muted, 11
+        _html_lines(wrap(f"pathway {view.id}, version {view.version}. Source: {view.source_citation}", HEADING_WIDTH)),
+        Palette.muted,
+        11,
     )
     thresholds = [_left(_font(escape("Thresholds (from the definition)"), Palette.ink, 10, bold=True))]
     thresholds += [_left(_font(escape(t), Palette.muted, 10)) for t in view.thresholds]
@@ -238,12 +249,36 @@ def build_graph(view: DiagramView, overlay: Overlay | None = None) -> graphviz.D
             "size": A4_LANDSCAPE_INCHES,
             "ratio": "compress",
             "bgcolor": "white",
+            # room for label text that a viewer's font sets wider than Graphviz measured
+            "pad": "0.3",
             "tooltip": f"{view.title}, version {view.version}",
         },
         node_attr={"shape": "box", "style": "rounded,filled", "fontname": FONT, "margin": "0.12,0.06"},
         edge_attr={"fontname": FONT, "fontsize": "10", "arrowsize": "0.8"},
     )
     roles = overlay.nodes if overlay else {}
+    tail_of_broadcast = view.course.all_node_ids[-1]
+    has_broadcast = any(edge.broadcast for edge in view.edges)
+
+    def add_node(cluster: graphviz.Digraph, node_id: str) -> None:
+        node = view.node(node_id)
+        companions = []
+        if node_id == view.initial:
+            # the start marker sits beside the initial state, not on a rank of its own
+            color = Palette.faded if roles.get(node_id) == "faded" else Palette.ink
+            companions.append((START_NODE, {"shape": "point", "width": "0.18", "color": color, "tooltip": "start"}))
+        if node_id == tail_of_broadcast and has_broadcast:
+            companions.append((ANCHOR_NODE, {"shape": "point", "style": "invis", "width": "0.01"}))
+        if not companions:
+            cluster.node(node.id, **_node_attrs(node, roles.get(node.id)))
+            return
+        with cluster.subgraph() as same_rank:
+            same_rank.attr(rank="same")
+            for name, attrs in companions[:1]:
+                same_rank.node(name, "", **attrs)
+            same_rank.node(node.id, **_node_attrs(node, roles.get(node.id)))
+            for name, attrs in companions[1:]:
+                same_rank.node(name, "", **attrs)
 
     def add_cluster(parent: graphviz.Digraph, cluster_view: ClusterView) -> None:
         with parent.subgraph(name=f"cluster_{cluster_view.name}") as cluster:
@@ -258,36 +293,62 @@ def build_graph(view: DiagramView, overlay: Overlay | None = None) -> graphviz.D
             for child in cluster_view.children:
                 add_cluster(cluster, child)
             for node_id in cluster_view.node_ids:
-                node = view.node(node_id)
-                if node_id != view.initial:
-                    cluster.node(node.id, **_node_attrs(node, roles.get(node.id)))
-                    continue
-                # the start marker sits beside the initial state, not on a rank of its own
-                with cluster.subgraph() as start_rank:
-                    start_rank.attr(rank="same")
-                    color = Palette.faded if roles.get(node_id) == "faded" else Palette.ink
-                    start_rank.node(START_NODE, "", shape="point", width="0.18", color=color, tooltip="start")
-                    start_rank.node(node.id, **_node_attrs(node, roles.get(node.id)))
+                add_node(cluster, node_id)
 
     for cluster_view in (view.course, *view.finals):
         add_cluster(graph, cluster_view)
+    for cluster_view in view.finals:
+        _stack_in_a_column(graph, view, cluster_view)
 
     start_attrs = {"id": "edge-start", "class": "transition start", "tooltip": "start"}
     if overlay is not None and roles.get(view.initial) in ("visited", "current"):
         start_attrs.update(color=Palette.taken, penwidth="3")
     graph.edge(START_NODE, view.initial, **start_attrs)
 
-    tail_of_broadcast = view.course.all_node_ids[-1]
+    initial_loops = any(edge.self_loop and edge.source == view.initial for edge in view.edges)
     for edge in view.edges:
         mark = overlay.edge(edge) if overlay else None
         attrs = _edge_attrs(edge, mark)
         if edge.broadcast:
             attrs["ltail"] = f"cluster_{view.course.name}"
-            graph.edge(tail_of_broadcast, edge.target, **attrs)
-        else:
-            assert edge.source is not None
-            graph.edge(edge.source, edge.target, **attrs)
+            graph.edge(ANCHOR_NODE, edge.target, **attrs)
+            continue
+        assert edge.source is not None
+        if initial_loops and edge.source == view.initial and not edge.self_loop:
+            # the start marker holds the initial state's left side and its loop the right: the other
+            # edges leave from below, so they do not strike through the loop's label
+            attrs["tailport"] = "s"
+        graph.edge(edge.source, edge.target, **attrs)
+    for step_edge in overlay.step_edges if overlay else ():
+        graph.edge(step_edge.source, step_edge.target, **_step_edge_attrs(step_edge))
     return graph
+
+
+def _stack_in_a_column(graph: graphviz.Digraph, view: DiagramView, cluster_view: ClusterView) -> None:
+    """Invisible edges chain a large group of final states top to bottom, in the order the transitions reach them."""
+    members = cluster_view.all_node_ids
+    if len(members) < COLUMN_MIN:
+        return
+    first_edge: dict[str, int] = {}
+    for index, edge in enumerate(view.edges):
+        first_edge.setdefault(edge.target, index)
+    ordered = sorted(members, key=lambda node_id: first_edge.get(node_id, len(view.edges)))
+    for upper, lower in itertools.pairwise(ordered):
+        graph.edge(upper, lower, style="invis", **{"class": "layout"})
+
+
+def _step_edge_attrs(step_edge: StepEdge) -> dict[str, str]:
+    label = _font(escape(step_edge.note), Palette.escalation, 12, bold=True)
+    return {
+        "label": f"<{label}>",
+        "id": f"edge-step-{step_edge.key}",
+        "class": "transition taken escalation-step",
+        "color": Palette.escalation,
+        "fontcolor": Palette.escalation,
+        "penwidth": "4",
+        "weight": "0",  # no pull on the layout: the base drawing stays as it is
+        "tooltip": f"{step_edge.note}: escalated from the state the patient was in",
+    }
 
 
 def dot_source(view: DiagramView, overlay: Overlay | None = None) -> str:

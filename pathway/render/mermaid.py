@@ -148,6 +148,10 @@ def mermaid_source(view: DiagramView, overlay: Overlay | None = None) -> str:
         style = _link_style(edge, mark)
         if style:
             link_styles.append((index, style))
+    # an escalation step is drawn from the state the patient was in (the rule's own edge is faded)
+    for index, step_edge in enumerate(overlay.step_edges if overlay else (), start=len(view.edges) + 1):
+        out.append(f'  {node_id(step_edge.source)} ==>|"<b>{_text(step_edge.note)}</b>"| {node_id(step_edge.target)}')
+        link_styles.append((index, BROADCAST_STYLE))
 
     for name, style in CLASS_DEFS.items():
         out.append(f"  classDef {name} {style}")

@@ -9,6 +9,7 @@ made from (an XML comment, a PNG text chunk) and ``check_diagrams`` compares tha
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import shutil
 import struct
@@ -32,6 +33,9 @@ DEFAULT_FORMATS = ("svg", "png", "dot", "mermaid")
 CHECKED_FORMATS = ("dot", "mermaid", "svg", "png")
 PNG_DPI = 200
 """Sharp when the A4-landscape drawing is printed or zoomed (about 2340 x 1650 pixels)."""
+A4_LANDSCAPE_PT = (841.89, 595.28)
+PDF_MARGIN_PT = 28.35
+"""1 cm around the drawing on the A4 page."""
 DOT_TIMEOUT_S = 120
 STAMP_KEY = "pathway-dot-sha256"
 INSTALL_HINT = "install Graphviz (Debian/Ubuntu: apt-get install graphviz) or ask only for --format dot,mermaid"
@@ -94,11 +98,56 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def stamp_png(png: bytes, sha: str) -> bytes:
-    """Insert a tEXt chunk just before IEND (the last 12 bytes of a PNG)."""
-    if not png.startswith(b"\x89PNG\r\n\x1a\n") or png[-8:-4] != b"IEND":
+def stamp_png(png: bytes, sha: str, dpi: int = PNG_DPI) -> bytes:
+    """Insert a pHYs chunk (the DPI, so it prints at its size) after IHDR and a tEXt chunk before IEND."""
+    if not png.startswith(b"\x89PNG\r\n\x1a\n") or png[-8:-4] != b"IEND" or png[12:16] != b"IHDR":
         raise DotFailed("dot did not produce a PNG")
-    return png[:-12] + _png_chunk(b"tEXt", STAMP_KEY.encode() + b"\x00" + sha.encode()) + png[-12:]
+    end_of_header = 8 + 12 + struct.unpack(">I", png[8:12])[0]
+    body = _without_chunk(png[end_of_header:-12], b"pHYs")
+    per_metre = round(dpi / 0.0254)
+    physical = _png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1))
+    stamp = _png_chunk(b"tEXt", STAMP_KEY.encode() + b"\x00" + sha.encode())
+    return png[:end_of_header] + physical + body + stamp + png[-12:]
+
+
+def _without_chunk(chunks: bytes, kind: bytes) -> bytes:
+    out, pos = [], 0
+    while pos + 8 <= len(chunks):
+        (length,) = struct.unpack(">I", chunks[pos : pos + 4])
+        if chunks[pos + 4 : pos + 8] != kind:
+            out.append(chunks[pos : pos + 12 + length])
+        pos += 12 + length
+    return b"".join(out)
+
+
+def png_dpi(png: bytes) -> float | None:
+    """The resolution a PNG declares (pixels per inch), or None without a pHYs chunk in metres."""
+    pos = 8
+    while pos + 8 <= len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        if png[pos + 4 : pos + 8] == b"pHYs":
+            x, _, unit = struct.unpack(">IIB", png[pos + 8 : pos + 17])
+            return x * 0.0254 if unit == 1 else None
+        pos += 12 + length
+    return None
+
+
+def on_a4_landscape(pdf: bytes) -> bytes:
+    """dot's PDF page is the drawing's size: place it, scaled to fit and centred, on one A4 landscape page."""
+    from pypdf import PageObject, PdfReader, PdfWriter, Transformation
+
+    drawing = PdfReader(io.BytesIO(pdf)).pages[0]
+    width, height = float(drawing.mediabox.width), float(drawing.mediabox.height)
+    page_w, page_h = A4_LANDSCAPE_PT
+    scale = min((page_w - 2 * PDF_MARGIN_PT) / width, (page_h - 2 * PDF_MARGIN_PT) / height)
+    page = PageObject.create_blank_page(width=page_w, height=page_h)
+    offset = ((page_w - width * scale) / 2, (page_h - height * scale) / 2)
+    page.merge_transformed_page(drawing, Transformation().scale(scale).translate(*offset))
+    writer = PdfWriter()
+    writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def png_stamp(png: bytes) -> str | None:
@@ -133,7 +182,7 @@ def render_image(dot_text: str, fmt: str) -> bytes:
         return stamp_svg(done.stdout, sha)
     if fmt == "png":
         return stamp_png(done.stdout, sha)
-    return done.stdout
+    return on_a4_landscape(done.stdout)
 
 
 def sources(pathway: Pathway, overlay: Overlay | None = None) -> dict[str, str]:

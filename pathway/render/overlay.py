@@ -35,6 +35,20 @@ class EdgeMark:
 
 
 @attrs.frozen
+class StepEdge:
+    """A step taken by a rule drawn once for every active state, drawn from the state the patient was in."""
+
+    source: str
+    target: str
+    steps: tuple[int, ...]
+    note: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}->{self.target}"
+
+
+@attrs.frozen
 class Overlay:
     kind: Literal["trace", "frequencies"]
     heading: tuple[str, ...]
@@ -42,6 +56,7 @@ class Overlay:
     edges: Mapping[str, EdgeMark]
     table_title: str = ""
     table: tuple[tuple[str, ...], ...] = ()
+    step_edges: tuple[StepEdge, ...] = ()
 
     def edge(self, edge: EdgeView) -> EdgeMark:
         return self.edges.get(edge.key, EdgeMark(faded=True))
@@ -62,13 +77,21 @@ def percent(share: float) -> str:
 
 
 def trace_overlay(view: DiagramView, trace: Trace) -> Overlay:
-    """States visited filled, edges taken numbered in order, refused events listed."""
+    """States visited filled, edges taken numbered in order, refused events listed.
+
+    A step taken by a rule of every active state (an escalation) is drawn from the state the
+    patient was in, not from the cluster: the reader sees where the course broke off.
+    """
     steps_by_edge: dict[str, list[int]] = {}
     steps_by_transition: dict[tuple[str, str], list[int]] = {}
+    escalations: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for number, step in enumerate(trace.steps, start=1):
-        key = view.edge_for(step.transition, step.source).key
-        steps_by_edge.setdefault(key, []).append(number)
-        steps_by_transition.setdefault((key, step.transition), []).append(number)
+        drawn = view.edge_for(step.transition, step.source)
+        if drawn.broadcast:
+            escalations.setdefault((step.source, step.target), []).append((number, step.event.replace("_", " ")))
+            continue
+        steps_by_edge.setdefault(drawn.key, []).append(number)
+        steps_by_transition.setdefault((drawn.key, step.transition), []).append(number)
     visited = {view.initial, *trace.path, *(s.source for s in trace.steps), *(s.target for s in trace.steps)}
     nodes: dict[str, NodeRole] = {}
     for node in view.nodes:
@@ -97,7 +120,16 @@ def trace_overlay(view: DiagramView, trace: Trace) -> Overlay:
     )
     if len(trace.rejected) > MAX_REFUSED:
         table += (("…", f"{len(trace.rejected) - MAX_REFUSED} more", "", "see `pathway run` for all of them"),)
-    return Overlay("trace", heading, nodes, edges, "Refused events (line, event, time, reason)", table)
+    step_edges = tuple(
+        StepEdge(
+            source,
+            target,
+            tuple(n for n, _ in taken),
+            f"{_steps_words([n for n, _ in taken])}: {', '.join(dict.fromkeys(e for _, e in taken))}",
+        )
+        for (source, target), taken in escalations.items()
+    )
+    return Overlay("trace", heading, nodes, edges, "Refused events (line, event, time, reason)", table, step_edges)
 
 
 # Graphviz refuses labels past 16 KB, and a printed page could not show more anyway

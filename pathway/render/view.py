@@ -31,10 +31,28 @@ def wrap(text: str, width: int) -> tuple[str, ...]:
 class ImagingSummary:
     rating: str
     count: int
+    studies: tuple[str, ...] = ()
+    """Short names of the studies with this rating, in the definition's order."""
+    when: str = ""
+    """The condition in words when these items apply only on some courses."""
 
     @property
     def words(self) -> str:
-        return f"{self.count} {self.rating.replace('_', ' ')}"
+        condition = f" when {self.when}" if self.when else ""
+        named = f": {', '.join(self.studies)}" if self.studies else ""
+        return f"{self.count} {self.rating.replace('_', ' ')}{condition}{named}"
+
+
+# A study code reads "<modality>_<region>_with(out)_..._contrast"; its short name keeps the words
+# before the first contrast qualifier. Acronyms (ct, mri) are the codes' words of three letters or fewer.
+_QUALIFIERS = ("without", "with")
+
+
+def short_study(code: str) -> str:
+    """'mri_head_without_and_with_contrast' -> 'MRI head' (the full code stays in tooltips and the report)."""
+    words = code.split("_")
+    cut = next((i for i, word in enumerate(words) if word in _QUALIFIERS and i > 0), len(words))
+    return " ".join(word.upper() if len(word) <= 3 else word for word in words[:cut])
 
 
 @attrs.frozen
@@ -226,11 +244,22 @@ def _state_tooltip(pathway: Pathway, state: State) -> str:
 
 
 def _imaging(state: State) -> tuple[ImagingSummary, ...]:
-    counts = {rating: 0 for rating in RATINGS}
+    """Imaging items by rating (unconditional first, then each condition), naming the studies."""
+    codes: dict[tuple[str, str], list[str]] = {}
+    for when in dict.fromkeys(("", *(r.condition_words for r in state.recommendations))):
+        for rating in RATINGS:
+            codes[(rating, when)] = []
     for rec in state.recommendations:
-        if rec.kind == "imaging" and rec.rating in counts:
-            counts[rec.rating] += 1
-    return tuple(ImagingSummary(rating, n) for rating, n in counts.items() if n)
+        if rec.kind == "imaging" and rec.rating in RATINGS:
+            codes[(rec.rating, rec.condition_words)].append(rec.code)
+    shorts = [short_study(code) for found in codes.values() for code in found]
+    # two codes of one state that shorten alike (with and without contrast) keep their full words
+    name = short_study if len(set(shorts)) == len(shorts) else (lambda code: code.replace("_", " "))
+    return tuple(
+        ImagingSummary(rating, len(found), tuple(dict.fromkeys(name(c) for c in found)), when)
+        for (rating, when), found in codes.items()
+        if found
+    )
 
 
 def _edge_tooltip(pathway: Pathway, transitions: Iterable[Transition]) -> str:
@@ -257,6 +286,12 @@ def _lines(
         else:
             lines[text] = EdgeLine((transition.id,), text, priority, transition.immediate)
     return tuple(lines.values())
+
+
+def headline_source(pathway: Pathway) -> str:
+    """The pathway's own source with its bibliographic record (without the record's bracketed notes)."""
+    record = pathway.citation(pathway.cite.ref).source.split(" (")[0].strip()
+    return f"{pathway.cite_text(pathway.cite)}. {record}"
 
 
 def build_view(pathway: Pathway) -> DiagramView:
@@ -331,7 +366,7 @@ def build_view(pathway: Pathway) -> DiagramView:
         id=pathway.id,
         title=pathway.title,
         version=pathway.version,
-        source_citation=pathway.cite_text(pathway.cite),
+        source_citation=headline_source(pathway),
         citations=tuple(f"{c.title}. {c.source}" for c in pathway.citations),
         thresholds=tuple(f"{p.text}: {p.display()}" for p in pathway.parameters),
         initial=pathway.initial,

@@ -34,7 +34,7 @@ from pathway.export.fhir_apply import Plan
 from pathway.export.fhir_definitions import build_export
 from pathway.export.fhir_mapping import load_mapping
 from pathway.export.fhir_patient import events_by_course
-from pathway.export.fhir_roundtrip import Agreement, compare_course
+from pathway.export.fhir_roundtrip import Agreement, compare_many, course_key
 from pathway.loader import load
 
 PATHWAY = load()
@@ -48,25 +48,23 @@ def _init(plan_path: str) -> None:
     _PLAN = Plan(json.loads(Path(plan_path).read_text(encoding="utf-8")))
 
 
-def _compare(batch: list[tuple[str, list[Event], str]]) -> tuple[Agreement, float]:
+def _compare(batch: list[tuple[list[Event], str]]) -> tuple[Agreement, float]:
     assert _PLAN is not None
-    total = Agreement()
     started = time.perf_counter()
-    for patient, events, line in batch:
-        total.merge(compare_course(PATHWAY, LAYOUT, _PLAN, patient, events, json.loads(line)))
+    total = compare_many(PATHWAY, LAYOUT, _PLAN, ((events, json.loads(line)) for events, line in batch))
     return total, time.perf_counter() - started
 
 
-def courses(out: Path, policy: str, primary: str) -> Iterator[tuple[str, list[Event], str]]:
+def courses(out: Path, policy: str, primary: str) -> Iterator[tuple[list[Event], str]]:
+    """(events, record Bundle line) of every course, one per (patient, episode)."""
     suffix = "" if policy == primary else f".{policy}"
     events, errors = read_event_file(str(out / f"events{suffix}.jsonl"), PATHWAY)
     assert not errors, errors[:3]
-    by_patient = {patient: course for (patient, _), course in events_by_course(events, "?").items()}
+    by_course = dict(events_by_course(events, "?"))
     with (out / f"fhir{suffix}" / "Bundle.ndjson").open(encoding="utf-8") as bundles:
         for line in bundles:
-            patient = json.loads(line)["entry"][0]["resource"]["identifier"][0]["value"]
-            yield patient, by_patient.pop(patient), line
-    assert not by_patient, f"{len(by_patient)} patients have events but no Bundle"
+            yield by_course.pop(course_key(json.loads(line))), line
+    assert not by_course, f"{len(by_course)} courses have events but no Bundle"
 
 
 def batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -117,15 +115,15 @@ def main() -> int:
 
 def _engine_seconds(out: Path, policy: str, primary: str) -> float:
     """The compiled engine alone on the same courses (the baseline of the ratio)."""
-    items = [(patient, events) for patient, events, _ in courses(out, policy, primary)]
+    items = [events for events, _ in courses(out, policy, primary)]
     started = time.perf_counter()
-    for patient, events in items:
-        compiled.run_course(PATHWAY, events, patient)
+    for events in items:
+        compiled.run_course(PATHWAY, events, events[0].patient, events[0].episode)
     return time.perf_counter() - started
 
 
 def report(policy: str, total: Agreement, replay_s: float, engine_s: float) -> None:
-    print(f"\npolicy {policy}: {total.patients:,} patients, {total.decisions:,} decision points")
+    print(f"\npolicy {policy}: {total.courses:,} courses (patients and return visits), {total.decisions:,} decisions")
     print(f"  decisions agreed {total.agreed:,} / {total.decisions:,}")
     print(f"  final recommendations agreed {total.recommendations_agreed:,} / {total.courses_compared:,}")
     print(f"  disagreements: {total.disagreed:,}")

@@ -35,7 +35,7 @@ class Expected:
 class Agreement:
     """Counts of a round trip over many courses; ``mismatches`` keeps the first few."""
 
-    patients: int = 0
+    courses: int = 0
     decisions: int = 0
     agreed: int = 0
     courses_compared: int = 0
@@ -50,7 +50,7 @@ class Agreement:
         return self.decisions - self.agreed + self.courses_compared - self.recommendations_agreed
 
     def merge(self, other: Agreement) -> None:
-        self.patients += other.patients
+        self.courses += other.courses
         self.decisions += other.decisions
         self.agreed += other.agreed
         self.courses_compared += other.courses_compared
@@ -61,11 +61,11 @@ class Agreement:
 
     def json(self) -> dict[str, Any]:
         return {
-            "patients": self.patients,
+            "courses": self.courses,
             "decisions": self.decisions,
             "agreed": self.agreed,
             "recommendations_agreed": self.recommendations_agreed,
-            "courses": self.courses_compared,
+            "recommendations_compared": self.courses_compared,
             "disagreed": self.disagreed,
             "outcomes": dict(sorted(self.outcomes.items())),
             "actions": dict(sorted(self.actions.items())),
@@ -105,7 +105,7 @@ def compare_course(
     """
     trace = compiled.run_course(pathway, events, patient, episode)
     expected = expected_decisions(pathway, layout, events, trace)
-    agreement = Agreement(patients=1)
+    agreement = Agreement(courses=1)
     found_records = records(bundle)
     if len(found_records) != len(events):
         agreement.decisions = len(events)
@@ -140,10 +140,24 @@ def compare_course(
     return agreement
 
 
+def course_key(bundle: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(patient, episode) of a record Bundle, from its Patient's and EpisodeOfCare's identifiers."""
+    patient, episode = "", None
+    for entry in bundle.get("entry", []):
+        resource = entry["resource"]
+        if resource["resourceType"] == "Patient":
+            patient = resource["identifier"][0]["value"]
+        elif resource["resourceType"] == "EpisodeOfCare":
+            episode = resource["identifier"][0]["value"]
+    return patient, episode
+
+
 def compare_many(
-    pathway: Pathway, layout: Layout, plan: Plan, courses: Iterable[tuple[str, Sequence[Event], Mapping[str, Any]]]
+    pathway: Pathway, layout: Layout, plan: Plan, courses: Iterable[tuple[Sequence[Event], Mapping[str, Any]]]
 ) -> Agreement:
+    """Many courses, each given as (its events, its record Bundle)."""
     total = Agreement()
-    for patient, events, bundle in courses:
-        total.merge(compare_course(pathway, layout, plan, patient, events, bundle))
+    for events, bundle in courses:
+        patient, episode = course_key(bundle)
+        total.merge(compare_course(pathway, layout, plan, patient, events, bundle, episode))
     return total

@@ -319,3 +319,13 @@ def test_simulate_refuses_an_unknown_stream_format(tmp_path: Path, formats: str)
         assert result.exit_code == 0, result.output  # a trailing comma is harmless
         return
     assert result.exit_code == 2 and "--format" in result.output and "Traceback" not in result.output
+
+
+def test_a_later_simulate_run_never_leaves_an_earlier_runs_fhir_records(tmp_path: Path) -> None:
+    base = ["simulate", "-n", "6", "--out", str(tmp_path), "--no-plots", "-q", "--workers", "1"]
+    first = CliRunner().invoke(main, [*base, "--compare", "guideline,reflexive_imaging", "--format", "fhir"])
+    assert first.exit_code == 0, first.output
+    assert (tmp_path / "fhir" / "Bundle.ndjson").exists() and (tmp_path / "fhir.reflexive_imaging").is_dir()
+    second = CliRunner().invoke(main, [*base, "--format", "jsonl"])
+    assert second.exit_code == 0, second.output
+    assert not (tmp_path / "fhir").exists() and not (tmp_path / "fhir.reflexive_imaging").exists()

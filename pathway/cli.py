@@ -239,5 +239,6 @@ LAZY_COMMANDS: dict[str, str] = {
     "simulate": "pathway.simulate.command:simulate",
     "report": "pathway.report.command:report",
     "data-dictionary": "pathway.simulate.dictionary:data_dictionary",
+    "export": "pathway.export.command:export",
 }
 main.lazy = LAZY_COMMANDS

@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # the simulator pulls in numpy and pyarrow: imported when the
 
 GZIP_ABOVE = 100_000
 """Cohorts larger than this write events.jsonl.gz unless told otherwise."""
+STREAM_FORMATS = frozenset({"jsonl", "fhir"})
+
+
 MAX_PATIENTS = 1_000_000_000  # the random streams and counters are sized for this
 
 
@@ -126,6 +129,15 @@ def _results(
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Dask scheduler, e.g. tcp://127.0.0.1:8786.")
 @click.option("--events/--no-events", default=True, show_default=True, help="Write the simulated event streams.")
 @click.option(
+    "--format",
+    "formats",
+    default="jsonl",
+    show_default=True,
+    metavar="jsonl,fhir",
+    help="How to write the event streams: jsonl (events.jsonl, the input of `pathway run`, and the events table) "
+    "and/or fhir (fhir/Bundle.ndjson: one FHIR patient Bundle per course, with a Bulk Data manifest.json).",
+)
+@click.option(
     "--gzip/--no-gzip",
     "gzip_events",
     default=None,
@@ -160,6 +172,7 @@ def simulate(
     engine: str,
     scheduler: str | None,
     events: bool,
+    formats: str,
     gzip_events: bool | None,
     tables: bool,
     plots: bool,
@@ -188,6 +201,7 @@ def simulate(
     """
     from pathway.simulate import cohort, summary
     from pathway.simulate import params as params_io
+    from pathway.simulate.fhir_records import bulk_writers
     from pathway.simulate.output import CohortFiles
     from pathway.simulate.schema import IMAGING_ORDERS, PATIENTS, events_table
 
@@ -200,8 +214,13 @@ def simulate(
     policies = _policies(policy, compare, params)
     _check_scheduler(engine, scheduler)
     targets = _targets(params, pathway) if validate else ()
+    chosen = {f.strip().lower() for f in formats.split(",") if f.strip()}
+    if not chosen or chosen - STREAM_FORMATS:
+        fail(f"--format {formats!r}: choose jsonl, fhir or both (jsonl,fhir)")
     if summary_only:
         events = tables = False
+    fhir = events and "fhir" in chosen
+    events = events and "jsonl" in chosen
     compress = gzip_events if gzip_events is not None else patients > GZIP_ABOVE
     workers = workers or os.cpu_count() or 1
     spec = cohort.make_spec(
@@ -215,6 +234,7 @@ def simulate(
         tables=tables,
         compress=compress,
         check_engines=check_engines,
+        fhir=fhir,
     )
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
@@ -238,9 +258,15 @@ def simulate(
         # one run owns the directory: locked, written atomically, run.json last (pathway.outdir)
         with OutputDir(out, "simulate") as output:
             files = CohortFiles(output, policies, events, compress, schemas)
+            if fhir:  # the Bulk Data folders: real directories of this run, never links elsewhere
+                for policy in policies:
+                    output.subdir("fhir" if policy == policies[0] else f"fhir.{policy}")
+            bulk = bulk_writers(out, policies, f"--patients {patients} --seed {seed}", fhir)
 
             def sink(result: ChunkResult) -> None:
                 files.write(result)
+                for name, bundles in result.fhir.items():
+                    bulk[name].write_lines(bundles)
                 progress.update(task, advance=result.stop - result.start)
                 progress.refresh()
 
@@ -249,8 +275,13 @@ def simulate(
                 with progress:
                     totals = cohort.run(spec, patients, results, sink)
                 files.close()
+                for writer in bulk.values():
+                    for path in writer.close():
+                        output.adopt(str(path.relative_to(out)))  # listed in run.json with the rest
             except BaseException:
                 files.abort()
+                for writer in bulk.values():
+                    writer.close(keep=False)
                 raise
             finally:
                 # the pool ends now, not when the traceback is freed: an interrupted run stops its workers at once

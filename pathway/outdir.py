@@ -168,8 +168,13 @@ class OutputDir:
         self._taken.add(name.casefold())
 
     def subdir(self, name: str) -> Path:
-        """A real subdirectory (created if needed, never a link) for a nested run to own."""
-        self._dir(self._split(name + "/x")[0])
+        """A real subdirectory (created if needed, never a link) for a nested run or another writer to own.
+
+        It is checked, not kept open: its owner may clear and remake it.
+        """
+        folder = self._split(name + "/x")[0]
+        self._dir(folder)
+        os.close(self._dirs.pop(folder))
         return self.path / name
 
     @property
@@ -242,15 +247,47 @@ class OutputDir:
         return [name for name in names if isinstance(name, str)]
 
     def _remove_stale(self) -> None:
+        """The previous run's files this run did not rewrite; then its folders, if that left them empty."""
+        folders: set[str] = set()
         for name in self._previous:
             if name in self._written or name == MANIFEST:
                 continue
             try:
                 folder, base = self._split(name)
-                self._unlink(folder, base)
-            except (OutputError, OSError):
-                continue  # a name this tool would not write, or a folder gone: nothing of ours to remove
+                directory = self._existing(folder)
+            except OutputError:
+                continue  # a name this tool would not write: not ours to remove
+            if directory is None:
+                continue  # its folder is gone (or is a link): nothing of ours is in it
+            with suppress(FileNotFoundError):
+                os.unlink(base, dir_fd=directory)
+            while folder:
+                folders.add(folder)
+                folder = folder.rpartition("/")[0]
+        for folder in sorted(folders, key=lambda f: -f.count("/")):
+            parent, _, base = folder.rpartition("/")
+            above = self._existing(parent)
+            with suppress(OSError):  # not empty: it holds this run's files, or someone else's
+                if above is not None:
+                    os.rmdir(base, dir_fd=above)
+                    opened = self._dirs.pop(folder, None)
+                    if opened is not None:
+                        os.close(opened)
         self._previous = []
+
+    def _existing(self, folder: str) -> int | None:
+        """The descriptor of an existing real folder inside the root, or None; never creates one."""
+        if folder in self._dirs:
+            return self._dirs[folder]
+        parent, _, base = folder.rpartition("/")
+        above = self._existing(parent)
+        if above is None:
+            return None
+        try:
+            self._dirs[folder] = os.open(base, _OPEN_DIR, dir_fd=above)
+        except OSError:
+            return None
+        return self._dirs[folder]
 
     def _write_manifest(self) -> None:
         manifest = {

@@ -229,7 +229,9 @@ class PromelaModel:
         lines += ["    skip", "    }", "  :: atomic { !obs ->"]
         lines += ["  " + line for line in self.snapshot(clear=False)]
         lines += [
-            "    send(); pre = st; n = 0; obs = 1;",
+            "    send();",
+            "    d_step {  /* the rest is deterministic: one C block, compiled once */",
+            "    pre = st; n = 0; obs = 1;",
             '    printf("@E %d %d\\n", cls, clk);',
             "    if",
             "    :: FINAL(st) -> fin = 1",
@@ -246,6 +248,7 @@ class PromelaModel:
             "    fi;",
             "    if :: !acc -> refuse() :: else -> skip fi;",
             *(f"    {name} = {text};" for text, name in self.props.items()),
+            "    }",
             "    }",
             f"  :: atomic {{ !obs && !FINAL(st) && ({self.can_tick}) -> tick() }}",
             "  od",

@@ -201,7 +201,7 @@ class _Translator:
         if isinstance(node, guards.PredicateRef):
             return self.boolean(node.expr)
         if isinstance(node, guards.Not):
-            return f"!{self.boolean(node.operand)}"
+            return f"!({self.boolean(node.operand)})"
         if isinstance(node, guards.And | guards.Or):
             joiner = " && " if isinstance(node, guards.And) else " || "
             return "(" + joiner.join(self.boolean(o) for o in node.operands) + ")"

@@ -111,8 +111,8 @@ class Formulas:
             on = _any(f"ev == EV_{ident(e)}" for e in rule.events) if rule.events else "1"
             match = f"({on} && {self.enc.expr(rule.when, snapshot=True)})"
             outcome = "!acc" if rule.reject else f"(acc && {self.chain_is(rule.to)})"
-            first = _all([match, *(f"!{m}" for m in earlier)])
-            clauses.append(f"(!{first} || {outcome})")
+            first = _all([match, *(f"!({m})" for m in earlier)])
+            clauses.append(f"(!({first}) || {outcome})")
             earlier.append(match)
         return [self.never(f"!fin && pre == {self.st(b.state)} && !{_all(clauses)}")]
 
@@ -134,13 +134,13 @@ class Formulas:
         )
         use = self.q(f"(obs && {use_later})")
         armed = self.q(f"(obs && {self.takes(to_via)} && {when} && !{use_later})")
-        disarmed = self.q(f"(obs && {self.takes(to_via)} && !{when})")
+        disarmed = self.q(f"(obs && {self.takes(to_via)} && !({when}))")
         # SPIN here has no X: the model rests (obs = 0) between two events, so "from the next
         # event on" is "once the observation is cleared"
         until_armed = f"(!{use} W {armed})"
         return [
             self.never(self.takes(other)) if other else "[] 1",
-            self.never(f"{via_then_use} && !{when}"),
+            self.never(f"{via_then_use} && !({when})"),
             until_armed,
             f"[] (!{disarmed} || (obs W (!obs && {until_armed})))",
         ]

@@ -35,7 +35,7 @@ class ExportError(ValueError):
     """A guard or value the export cannot express; str() names what and where."""
 
 
-def _fraction(value: float | int) -> Fraction:
+def _fraction(value: float | int | Fraction) -> Fraction:
     return Fraction(value).limit_denominator(10**6)
 
 
@@ -56,8 +56,8 @@ class Encoding:
         self.rejections = {i + 1: r for i, r in enumerate(pathway.rejections)}
         self.fields: dict[str, FieldSpec] = {}
         values: dict[str, list[Any]] = {}
-        for spec in pathway.events:
-            for field in spec.fields:
+        for event_spec in pathway.events:
+            for field in event_spec.fields:
                 self.fields.setdefault(field.name, field)
                 values.setdefault(field.name, []).extend(field.values)
         for name, strings in abstraction.field_strings.items():

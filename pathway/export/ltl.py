@@ -171,7 +171,9 @@ def _witness_claims(f: Formulas, prop: str, kind: str) -> list[Claim]:
         if state == pathway.initial:
             continue
         claims.append(
-            Claim(f"{prop}_enter_{ident(state)}", f"[] !(obs && {f.enters(state)})", prop, "witness", "", f"state {state}")
+            Claim(
+                f"{prop}_enter_{ident(state)}", f"[] !(obs && {f.enters(state)})", prop, "witness", "", f"state {state}"
+            )
         )
     if kind == "deterministic":
         for state in pathway.state_ids:
@@ -186,7 +188,7 @@ def _witness_claims(f: Formulas, prop: str, kind: str) -> list[Claim]:
                         f"waiting {state}",
                     )
                 )
-        for index, t in enc.transitions.items():
+        for index in enc.transitions:
             claims.append(
                 Claim(
                     f"{prop}_take_{index}",

@@ -18,28 +18,18 @@ covers, so rounding does not move patients across a threshold wholesale.
 
 from __future__ import annotations
 
-import functools
-import math
-from collections.abc import Iterator, Mapping
-from datetime import timedelta
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from pathway import guards
-from pathway.events import Event
 from pathway.export.cohort_chain import Presentation, presentation, step_pmf
 from pathway.export.encoding import ExportError
-from pathway.facts import Facts
+from pathway.export.pathway_oracle import RUNNING, PathwayOracle
 from pathway.model import Pathway
-from pathway.simulate.clinician import Clinician
-from pathway.simulate.params import RELIEF, RESPONSES, SimParams
-from pathway.simulate.streams import Slot
-from pathway.verify.abstraction import EPOCH, at_text
-from pathway.verify.semantics import Semantics
+from pathway.simulate.params import RELIEF, SimParams
 
 PRUNE = 1e-12  # probabilities below this are dropped (and the rest renormalised) to keep the text small
-RUNNING = 4
 
 
 def _updates(choices: Mapping[str, float]) -> str:
@@ -57,129 +47,19 @@ def _pmf_items(pmf: np.ndarray) -> Iterator[tuple[int, float]]:
             yield k, float(p)
 
 
-class CohortChain:
+class CohortChain(PathwayOracle):
     """Writes the PRISM model of one pathway under one parameter file and policy."""
 
-    def __init__(self, pathway: Pathway, params: SimParams, policy: str = "guideline", step: float = 2.0,
-                 horizon_h: float = 21 * 24) -> None:
-        self.pathway, self.params, self.step = pathway, params, float(step)
-        self.policy = params.policy(policy)
-        if not self.policy.exam_red_flags:
-            raise ExportError(f"policy {policy!r}: only policies that record red-flag findings are modelled")
-        self.sem = Semantics(pathway)
-        self.cap = int(math.ceil(horizon_h / step))
-        self.never = self.cap + 1
-        self.v = params.vocabulary
-        self.states = list(pathway.state_ids)
-        self.final = frozenset(pathway.final_state_ids)
-        from pathway.compiled import compile_pathway
-
-        clinician = Clinician(compile_pathway(pathway), params, policy)
-        self.review_states = {self.states[i] for i in clinician.reassess_states}
-        self.patch_states = {self.states[i] for i in clinician.patch_states}
-        self.max_reviews, self.max_patches = params.max_reviews, Slot.MAX_PATCHES
-        self.exam = [c.exam for c in params.complications]
-        self.flags = [c.red_flag for c in params.complications]
-        vitals = {name: float(dist.sample(np.array([0.5]))[0]) for name, dist in params.vitals.items()}
-        self.present_fields = {**params.typical, **vitals}
-        self._check_vitals(params)
-        self.start_state, self.marks = self._course_clock()
-        self.tcap = int(math.ceil(max(self.marks, default=0.0) / step)) + 1
-        self.ahead = self._ahead()
-        self.entered: set[str] = set()
-        self.clocked = {t.source for t in pathway.transitions if t.guard is not None and _reads_clock(t.guard)}
+    def __init__(
+        self,
+        pathway: Pathway,
+        params: SimParams,
+        policy: str = "guideline",
+        step: float = 2.0,
+        horizon_h: float = 21 * 24,
+    ) -> None:
+        super().__init__(pathway, params, policy, step, horizon_h)
         self.pres = presentation(params, step, self.cap, self._present, self.final)
-
-    # ------------------------------------------------------------ asking the pathway
-
-    def _ahead(self) -> dict[str, set[str]]:
-        """States reachable from each state (itself included) by the definition's transitions."""
-        edges: dict[str, set[str]] = {}
-        for t in self.pathway.transitions:
-            edges.setdefault(t.source, set()).add(t.target)
-        ahead = {}
-        for state in self.states:
-            seen, todo = {state}, [state]
-            while todo:
-                for nxt in edges.get(todo.pop(), ()):
-                    if nxt not in seen:
-                        seen.add(nxt)
-                        todo.append(nxt)
-            ahead[state] = seen
-        return ahead
-
-    def _check_vitals(self, params: SimParams) -> None:
-        """The chain presents everyone with median vitals: refuse parameters whose vitals could matter."""
-        for q in (0.0005, 0.9995):
-            extreme = {name: float(dist.sample(np.array([q]))[0]) for name, dist in params.vitals.items()}
-            for hours in (1.0, 24.0):
-                if self._present(hours, False, {**params.typical, **extreme}) != self._present(hours, False):
-                    raise ExportError("the simulated vitals can change the routing at presentation: not modelled")
-
-    def _course_clock(self) -> tuple[str, list[float]]:
-        """The state courses start in, and the thresholds of the one clock the chain keeps."""
-        starts = set()
-        for hours in (0.5, 24.0, 1e4):
-            starts.add(self._present(hours, False))
-        started = sorted(starts - self.final)
-        if len(started) != 1:
-            raise ExportError(f"courses start in {started or 'no state'}: the chain models one starting state")
-        start = started[0]
-        marks: list[float] = []
-        for t in self.pathway.transitions + tuple(self.pathway.rejections):  # type: ignore[operator]
-            if t.source == self.pathway.initial or t.guard is None:
-                continue
-            for node in guards.walk(t.guard, into_predicates=True):
-                if isinstance(node, guards.Call) and node.func in ("hours_since", "hours_since_entered"):
-                    if (node.func, node.arg) != ("hours_since_entered", start):
-                        raise ExportError(f"{node.func}({node.arg}) after presentation: the chain keeps only "
-                                          f"hours_since_entered({start})")
-                if isinstance(node, guards.Compare):
-                    for a, b in ((node.left, node.right), (node.right, node.left)):
-                        if isinstance(a, guards.Call) and isinstance(b, guards.Const | guards.Param):
-                            if a.func == "hours_since_entered":
-                                marks.append(float(b.value))
-        return start, sorted(set(marks))
-
-    def _event(self, name: str, hours: float, fields: Mapping[str, Any]) -> Event:
-        at = EPOCH + timedelta(hours=hours)
-        return Event(1, name, at, at_text(at), dict(fields))
-
-    def _present(self, hours: float, flagged: bool, fields: Mapping[str, Any] | None = None) -> str:
-        """The state the pathway enters at presentation, ``hours`` after the puncture."""
-        puncture = EPOCH - timedelta(hours=hours)
-        facts = Facts(last_at={self.v["puncture"]: puncture}, counts={self.v["puncture"]: 1})
-        body = dict(fields if fields is not None else self.present_fields)
-        if flagged:
-            body.update(self.exam[0] if self.exam else {})
-        move = self.sem.step(self.pathway.initial, facts, self._event(self.v["presentation"], 0.0, body))
-        return move.after if move.accepted else self.pathway.initial
-
-    @functools.lru_cache(maxsize=None)  # noqa: B019 (one chain object per export)
-    def _outcome(self, state: str, tau: int, nrev: int, npatch: int, pend: bool, name: str,
-                 fields: tuple[tuple[str, Any], ...]) -> dict[str, float]:
-        """Where an event leads from a situation: state -> probability (a step split at a threshold).
-        A refused event leaves the state as it is (the clinician stops: see ``stopped``)."""
-        low, high = (tau - 0.5) * self.step, (tau + 0.5) * self.step
-        if tau == 0:
-            low = 0.0
-        if tau >= self.tcap:
-            low, high = max(self.marks, default=0.0) + 1.0, max(self.marks, default=0.0) + 2.0
-        cuts = [low, *(m for m in self.marks if low < m < high), high]
-        result: dict[str, float] = {}
-        counts = {self.v["puncture"]: 1, self.v["presentation"]: 1, self.v["reassessment"]: nrev,
-                  self.v["patch"]: npatch, self.v["patch_review"]: npatch - int(pend)}
-        for a, b in zip(cuts, cuts[1:], strict=False):
-            hours = (a + b) / 2
-            facts = Facts(
-                last_at={self.v["puncture"]: EPOCH - timedelta(hours=24), self.v["presentation"]: EPOCH},
-                counts={k: v for k, v in counts.items() if v > 0},
-                entered_at={self.start_state: EPOCH},
-            )
-            move = self.sem.step(state, facts, self._event(name, hours, dict(fields)))
-            after = move.after if move.accepted else f"refused:{state}"
-            result[after] = result.get(after, 0.0) + (b - a) / (high - low)
-        return result
 
     # ------------------------------------------------------------ the text
 
@@ -249,16 +129,26 @@ class CohortChain:
             signs = {f"(cf'={j})&(ini'=2)": q for j, q in _pmf_items(joint.sum(axis=1))}
             lines.append(f"  [] ini=1 & ck={k + 1} -> {_updates(signs)};")
             noticed = np.convolve(joint.sum(axis=0), delay)[: self.cap + 1]
-            lines.append(f"  [] ini=2 & ck={k + 1} -> {_updates({f'(cn{chr(39)}={j})&(ini{chr(39)}=3)': q for j, q in _pmf_items(noticed)})};")
-        first = {f"{u}&(ini'={RUNNING})" if u else f"(ini'={RUNNING})": q for u, q in self.schedule(self.start_state, first=True).items()}
+            delays = {f"(cn'={j})&(ini'=3)": q for j, q in _pmf_items(noticed)}
+            lines.append(f"  [] ini=2 & ck={k + 1} -> {_updates(delays)};")
+        first = {
+            f"{u}&(ini'={RUNNING})" if u else f"(ini'={RUNNING})": q
+            for u, q in self.schedule(self.start_state, first=True).items()
+        }
         lines.append(f"  [] ini=3 -> {_updates(first)};")
         del start
         return lines
 
     # ------------------------------------------------------------ the course, state by state
 
-    def grouped(self, state: str, variants: list[tuple[float, str, Mapping[str, Any], Any]],
-                nrevs: range, patches: range, pends: tuple[bool, ...]) -> list[tuple[str, str]]:
+    def grouped(
+        self,
+        state: str,
+        variants: Sequence[tuple[float, str, Mapping[str, Any], Any]],
+        nrevs: range,
+        patches: range,
+        pends: tuple[bool, ...],
+    ) -> list[tuple[str, str]]:
         """(guard, updates) for an event in ``state``: ``variants`` are (weight, event, fields,
         then) mixed in one command, ``then(after, nrev, np, pend)`` the updates after reaching
         ``after``. Every situation is asked; the guard names only the situation variables the
@@ -312,15 +202,29 @@ class CohortChain:
         resolution where no state ahead reads them."""
         ahead = self.ahead.get(state, set())
         resets = {
-            "r": str(self.never) if everything or not (ahead & (self.patch_states | self.review_states)) else (
-                None if ahead & self.review_states else f"rep ? r : {self.never}"),
+            "r": str(self.never)
+            if everything or not (ahead & (self.patch_states | self.review_states))
+            else (None if ahead & self.review_states else f"rep ? r : {self.never}"),
             "tau": "0" if everything else (None if state in self.clocked or ahead & self.clocked else str(self.tcap)),
             "nrev": "0" if everything or not (ahead & self.review_states) else None,
         }
         if everything:
-            resets.update({"w": "0", "np": "0", "pend": "false", "ck": "0", "cm": "0", "cf": "0", "cn": "0",
-                           "lb": "false", "rep": "false"})
-        extra = [f"({name}'={value})" for name, value in resets.items() if value is not None and f"({name}'=" not in updates]
+            resets.update(
+                {
+                    "w": "0",
+                    "np": "0",
+                    "pend": "false",
+                    "ck": "0",
+                    "cm": "0",
+                    "cf": "0",
+                    "cn": "0",
+                    "lb": "false",
+                    "rep": "false",
+                }
+            )
+        extra = [
+            f"({name}'={value})" for name, value in resets.items() if value is not None and f"({name}'=" not in updates
+        ]
         return "&".join([updates, *extra])
 
     def course_commands(self) -> list[str]:
@@ -342,8 +246,11 @@ class CohortChain:
             nrevs, nps, pends = range(self.max_reviews + 1), range(self.max_patches + 1), (False, True)
             for k, flag in enumerate(self.flags):
                 for guard, text in self.grouped(
-                    state, [(1.0, self.v["red_flag"], flag, lambda a, *_: self._next(a, "", "(cm'=3)"))],
-                    nrevs, nps, pends,
+                    state,
+                    [(1.0, self.v["red_flag"], flag, lambda a, *_: self._next(a, "", "(cm'=3)"))],
+                    nrevs,
+                    nps,
+                    pends,
                 ):
                     lines.append(f"  [] {at} & cm=2 & cf=0 & ck={k + 1} & {guard} -> {text};")
             due = f"{at} & {quiet} & w=0 & {act}"
@@ -353,8 +260,11 @@ class CohortChain:
                 lines += self._patch_commands(due, state, nrevs, pends)
             resolution = self.v["resolution"]
             for guard, text in self.grouped(
-                state, [(1.0, resolution, {}, lambda a, *_: self._next(a, "stop", f"(r'={self.never})"))],
-                nrevs, nps, pends,
+                state,
+                [(1.0, resolution, {}, lambda a, *_: self._next(a, "stop", f"(r'={self.never})"))],
+                nrevs,
+                nps,
+                pends,
             ):
                 lines.append(f"  [] {at} & {quiet} & !(w=0 & {act}) & r=0 & {res_ok} & {guard} -> {text};")
             todo += sorted(self.entered - done)
@@ -372,13 +282,19 @@ class CohortChain:
     def _review_commands(self, due: str, state: str, nrevs: range, nps: range, pends: tuple[bool, ...]) -> list[str]:
         p = self.params
         limit = p.improving_within.value / self.step
-        edge = int(round(limit))
+        edge = round(limit)
         share = min(1.0, max(0.0, limit - (edge - 0.5)))  # of the step around the limit, the part within it
         classes = [
             ("r=0", {"resolved": 1.0}),
             (f"r>=1 & r<{edge}", {"improving": 1.0}),
-            (f"r={edge}", {"improving": share, "unchanged": (1 - share) * (1 - p.worse.value),
-                          "worsening": (1 - share) * p.worse.value}),
+            (
+                f"r={edge}",
+                {
+                    "improving": share,
+                    "unchanged": (1 - share) * (1 - p.worse.value),
+                    "worsening": (1 - share) * p.worse.value,
+                },
+            ),
             (f"r>{edge}", {"unchanged": 1 - p.worse.value, "worsening": p.worse.value}),
         ]
         lines = []
@@ -391,7 +307,7 @@ class CohortChain:
                     for response, q in responses.items()
                     if q > 0
                 ]
-                which = f"cm<2" if k < 0 else f"cm>=2 & ck={k + 1}"
+                which = "cm<2" if k < 0 else f"cm>=2 & ck={k + 1}"
                 for guard, text in self.grouped(state, variants, range(self.max_reviews), nps, pends):
                     lines.append(f"  [] {due} & {where} & {which} & {guard} -> {text};")
         del nrevs
@@ -400,16 +316,26 @@ class CohortChain:
     def _patch_commands(self, due: str, state: str, nrevs: range, pends: tuple[bool, ...]) -> list[str]:
         p = self.params
         lines = []
-        patch = [(1.0, self.v["patch"], p.patch_fields,
-                  lambda a, n, k, *_: self._next(a, "stop", f"(np'={k + 1})&(pend'=true)", pending=True))]
+        patch = [
+            (
+                1.0,
+                self.v["patch"],
+                p.patch_fields,
+                lambda a, n, k, *_: self._next(a, "stop", f"(np'={k + 1})&(pend'=true)", pending=True),
+            )
+        ]
         for guard, text in self.grouped(state, patch, nrevs, range(self.max_patches), (False,)):
             lines.append(f"  [patch] {due} & !pend & {guard} -> {text};")
         for big in (False, True):
             for first in (True, False):
                 table = (p.first_patch_large_bore if big else p.first_patch) if first else p.repeat_patch
                 variants = [
-                    (table[name].value, self.v["patch_review"], p.relief_fields[name],
-                     lambda a, *_: self._next(a, "stop", "(pend'=false)"))
+                    (
+                        table[name].value,
+                        self.v["patch_review"],
+                        p.relief_fields[name],
+                        lambda a, *_: self._next(a, "stop", "(pend'=false)"),
+                    )
                     for name in RELIEF
                 ]
                 done = range(1, 2) if first else range(2, self.max_patches + 1)
@@ -421,20 +347,23 @@ class CohortChain:
 
     def text(self) -> str:
         finals = [s for s in self.states if s in self.final]
-        body = [*self.header(), "", *self.variables(), "", *self.presentation_commands(self.pres), "",
-                *self.course_commands(), "endmodule", ""]
+        body = [
+            *self.header(),
+            "",
+            *self.variables(),
+            "",
+            *self.presentation_commands(self.pres),
+            "",
+            *self.course_commands(),
+            "endmodule",
+            "",
+        ]
         body += ['rewards "time"', f"  [tick] true : {self.step:g};", "endrewards", ""]
         body += ['rewards "patches"', "  [patch] true : 1;", "endrewards", ""]
         body += [f'label "{s}" = ini={RUNNING} & s={self.s(s)};' for s in finals]
         body.append(f'label "final" = ini={RUNNING} & ({" | ".join(f"s={self.s(s)}" for s in finals)});')
         body.append(f'label "stopped" = ini={RUNNING + 1};')
         return "\n".join(body) + "\n"
-
-
-def _reads_clock(expr: guards.Expr) -> bool:
-    return any(
-        isinstance(n, guards.Call) and n.func == "hours_since_entered" for n in guards.walk(expr, into_predicates=True)
-    )
 
 
 def _varies(table: Mapping[tuple[Any, ...], str], axis: int) -> bool:

@@ -81,7 +81,12 @@ class PromelaModel:
             lines.append(f"{kind} {name} = {initial};")
             lines.append(f"{kind} p_{name} = {initial};")
         lines += [f"bool {name};" for name in self.props.values()]
-        lines += ["hidden int clk;  /* time in units, for counterexamples only */", "hidden byte n, k;", "hidden int w;", ""]
+        lines += [
+            "hidden int clk;  /* time in units, for counterexamples only */",
+            "hidden byte n, k;",
+            "hidden int w;",
+            "",
+        ]
         return lines
 
     def chain_entry(self, index: int, target: str) -> str:
@@ -104,7 +109,12 @@ class PromelaModel:
         for index, t in enc.transitions.items():
             if t.immediate:
                 by_source.setdefault(t.source, []).append((index, t.target))
-        lines = ["inline settle() {", "  k = 0;", "  do", "  :: k > " + str(len(enc.transitions)) + " -> unset = 1; break"]
+        lines = [
+            "inline settle() {",
+            "  k = 0;",
+            "  do",
+            "  :: k > " + str(len(enc.transitions)) + " -> unset = 1; break",
+        ]
         lines.append("  :: else ->")
         lines.append("     if")
         for source, options in by_source.items():
@@ -130,9 +140,10 @@ class PromelaModel:
             choices = [
                 (
                     enc.expr(enc.transitions[i].guard),
-                    f"{self.chain_entry(i, enc.transitions[i].target)}; st = ST_{ident(enc.transitions[i].target)}; acc = 1",
+                    f"{self.chain_entry(i, target)}; st = ST_{ident(target)}; acc = 1",
                 )
                 for i in indexes
+                for target in [enc.transitions[i].target]
             ]
             lines += self._first_match(choices, "skip", "     ")
         lines += ["  :: else -> skip", "  fi", "}", ""]

@@ -135,8 +135,8 @@ def monte_carlo(pathway: Pathway, params: SimParams, policy: str, patients: int,
     resolution = params.outcomes["resolution"]
     ends: Counter[str] = Counter()
     patch_sum = patch_sq = 0.0
-    hours = [0, 0.0, 0.0]
-    resolved = [0, 0.0, 0.0]
+    hours: list[float] = [0, 0.0, 0.0]
+    resolved: list[float] = [0, 0.0, 0.0]
     run = LeanRun(compiled)
     for start in range(0, patients, CHUNK):
         stop = min(start + CHUNK, patients)
@@ -159,8 +159,12 @@ def monte_carlo(pathway: Pathway, params: SimParams, policy: str, patients: int,
                         acc[2] += h * h
     n = sum(ends.values())
     return Sample(
-        n, dict(ends), (patch_sum, patch_sq), (hours[0], hours[1], hours[2]),
-        (resolved[0], resolved[1], resolved[2]), time.perf_counter() - started,
+        n,
+        dict(ends),
+        (patch_sum, patch_sq),
+        (int(hours[0]), hours[1], hours[2]),
+        (int(resolved[0]), resolved[1], resolved[2]),
+        time.perf_counter() - started,
     )
 
 

@@ -89,17 +89,43 @@ def _counterexample_files(verdict: Verification, out: Path | None) -> dict[tuple
     "verdicts side by side (--out DIR writes SPIN's counterexamples for `pathway run`). storm: exact "
     "probabilities of the guideline cohort (a DTMC) beside the Monte Carlo of `pathway simulate`.",
 )
-@click.option("--prove", is_flag=True, help="Prove with Z3 that the rules cover every event (no gap), list the "
-              "overlaps the order resolves, and prove every threshold exactly.")
-@click.option("--step", type=click.FloatRange(min=0.5, max=48), default=4.0, show_default=True,
-              help="With --cross-check storm: hours per step of the chain.")
-@click.option("--patients", type=click.IntRange(min=100, max=10_000_000), default=100_000, show_default=True,
-              help="With --cross-check storm: simulated patients (the in-scope ones are compared).")
-@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True,
-              help="With --cross-check storm: seed of the simulated cohort.")
-@click.option("--params", "params_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="With --cross-check storm: simulation parameter file (default: the shipped params.toml).")
-@click.option("--policy", default="guideline", show_default=True, help="With --cross-check storm: the clinician policy.")
+@click.option(
+    "--prove",
+    is_flag=True,
+    help="Prove with Z3 that the rules cover every event (no gap), list the "
+    "overlaps the order resolves, and prove every threshold exactly.",
+)
+@click.option(
+    "--step",
+    type=click.FloatRange(min=0.5, max=48),
+    default=4.0,
+    show_default=True,
+    help="With --cross-check storm: hours per step of the chain.",
+)
+@click.option(
+    "--patients",
+    type=click.IntRange(min=100, max=10_000_000),
+    default=100_000,
+    show_default=True,
+    help="With --cross-check storm: simulated patients (the in-scope ones are compared).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="With --cross-check storm: seed of the simulated cohort.",
+)
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --cross-check storm: simulation parameter file (default: the shipped params.toml).",
+)
+@click.option(
+    "--policy", default="guideline", show_default=True, help="With --cross-check storm: the clinician policy."
+)
 @definition_option
 def cmd(
     as_json: bool,

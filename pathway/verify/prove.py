@@ -245,7 +245,10 @@ def coverage(pathway: Pathway) -> tuple[int, list[Gap], list[Overlap]]:
             cases += 1
             v = _Vars(spec)
             f = _Formula(v)
-            rules = [(name, z3.BoolVal(True) if g is None else f.boolean(g)) for name, g in _rules(pathway, state.id, spec.name)]
+            rules = [
+                (name, z3.BoolVal(True) if g is None else f.boolean(g))
+                for name, g in _rules(pathway, state.id, spec.name)
+            ]
             solver = z3.Solver()
             solver.add(*v.domain, z3.Not(z3.Or(*(g for _, g in rules))) if rules else z3.BoolVal(True))
             if solver.check() == z3.sat:
@@ -278,7 +281,9 @@ def _thresholds(pathway: Pathway) -> Iterator[tuple[guards.Compare, str]]:
             constant = node.right if variable is node.left else node.left
             if not isinstance(constant, guards.Const | guards.Param) or isinstance(constant.value, bool | str):
                 continue
-            if not (isinstance(variable, guards.Field) or (isinstance(variable, guards.Call) and "hours" in variable.func)):
+            if not (
+                isinstance(variable, guards.Field) or (isinstance(variable, guards.Call) and "hours" in variable.func)
+            ):
                 continue
             if node not in seen:
                 seen.add(node)
@@ -308,7 +313,8 @@ def boundaries(pathway: Pathway) -> list[Boundary]:
         assert isinstance(constant, guards.Const | guards.Param)
         c = float(constant.value)
         spec = next(
-            (s for s in pathway.events if isinstance(variable, guards.Field) and s.field(variable.name)), pathway.events[0]
+            (s for s in pathway.events if isinstance(variable, guards.Field) and s.field(variable.name)),
+            pathway.events[0],
         )
         v = _Vars(spec)
         f = _Formula(v)
@@ -323,7 +329,9 @@ def boundaries(pathway: Pathway) -> list[Boundary]:
         seen = [_engine_truth(node, spec, value) for value in (c - step, c, c + step)]
         expected = [bool(op(value, c)) for value in (c - step, c, c + step)]
         label = "1 s" if isinstance(variable, guards.Call) else f"{FIELD_STEP:g}"
-        engine = ", ".join(f"{name} {'yes' if s else 'no'}" for name, s in zip((f"-{label}", "at", f"+{label}"), seen, strict=True))
+        engine = ", ".join(
+            f"{name} {'yes' if s else 'no'}" for name, s in zip((f"-{label}", "at", f"+{label}"), seen, strict=True)
+        )
         out.append(Boundary(f"{guards.words(node)} ({where})", proved, engine, seen == expected))
     return out
 

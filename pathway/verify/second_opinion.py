@@ -76,8 +76,11 @@ def spin_cross_check(pathway: Pathway, catalogue: Catalogue, out: Path | None, a
                             "spin": row.spin,
                             "agree": row.agree,
                             "note": row.note,
-                            **({"counterexample": [e.to_record() for e in check.report.verdict(row.prop).course]}
-                               if check.report.verdict(row.prop).course else {}),
+                            **(
+                                {"counterexample": [e.to_record() for e in check.report.verdict(row.prop).course]}
+                                if check.report.verdict(row.prop).course
+                                else {}
+                            ),
                         }
                         for row in check.rows
                     ],
@@ -88,7 +91,7 @@ def spin_cross_check(pathway: Pathway, catalogue: Catalogue, out: Path | None, a
         )
     else:
         console = Console()
-        table = Table(title=f"SPIN cross-check: {pathway.title} (v{pathway.version})")
+        table = Table(title=f"SPIN cross-check: {pathway.title} (v{pathway.version})", expand=True)
         for column in ("property", "project", "SPIN", "agree", "note"):
             table.add_column(column, no_wrap=column != "note")
         for row in check.rows:
@@ -198,14 +201,20 @@ def storm_cross_check(
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return EXIT_OK if agree else EXIT_VIOLATION
     console = Console()
-    table = Table(title=f"Storm (DTMC, {step:g} h steps) vs Monte Carlo ({sample.patients:,} in-scope patients)")
+    table = Table(
+        title=f"Storm (DTMC, {step:g} h steps) vs Monte Carlo ({sample.patients:,} in-scope patients)", expand=True
+    )
     for column in ("quantity", "Storm", "Monte Carlo", "95 % interval", "inside", f"Storm at {2 * step:g} h"):
         table.add_column(column, justify="left" if column == "quantity" else "right")
     for f in figures:
         digits = 2 if f.name.startswith("E(hours") else 5
         table.add_row(
-            f.name, f"{f.exact:.{digits}f}", f"{f.mean:.{digits}f}", f"{f.low:.{digits}f} – {f.high:.{digits}f}",
-            _mark(f.inside, "yes", "no"), f"{coarse.values[f.name]:.{digits}f}",
+            f.name,
+            f"{f.exact:.{digits}f}",
+            f"{f.mean:.{digits}f}",
+            f"{f.low:.{digits}f} – {f.high:.{digits}f}",
+            _mark(f.inside, "yes", "no"),
+            f"{coarse.values[f.name]:.{digits}f}",
         )
     console.print(table)
     console.print(
@@ -213,6 +222,7 @@ def storm_cross_check(
         f"Storm build {exact.seconds_build:.1f} s, check {exact.seconds_check:.1f} s; "
         f"Monte Carlo {sample.seconds:.1f} s. Rows outside the interval differ by less than the interval's half "
         f"width plus the change from {2 * step:g} h steps (the observed discretisation error)"
-        if agree else "some figures differ by more than the interval and the discretisation error"
+        if agree
+        else "some figures differ by more than the interval and the discretisation error"
     )
     return EXIT_OK if agree else EXIT_VIOLATION

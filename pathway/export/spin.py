@@ -28,7 +28,7 @@ from pathway.model import Pathway
 from pathway.verify.abstraction import EPOCH, at_text
 from pathway.verify.properties import Bound, Catalogue, bind, load_catalogue
 
-PAN_FLAGS = ("-a", "-m1000000", "-w18")
+PAN_FLAGS = ("-a", "-m50000", "-w18")
 """Acceptance cycles (for <>[]), a search depth no course reaches, a small hash table."""
 CC_FLAGS = ("-O0", "-w", "-DNOREDUCE")
 """-O0: this pan runs for milliseconds, compiling it is the slow part."""

@@ -39,6 +39,8 @@ class Gap:
     state: str
     event: str
     example: str
+    fields: dict[str, Any] = attrs.field(factory=dict)  # the event's fields in the example
+    context: dict[str, Any] = attrs.field(factory=dict)  # clocks (hours or None) and counts in the example
 
 
 @attrs.frozen
@@ -201,8 +203,8 @@ class _Formula:
         return z3.And(self.present(left), self.present(right), op(a, b))
 
 
-def _example(model: z3.ModelRef, v: _Vars) -> str:
-    """A gap as a concrete event (fields) and the context it needs."""
+def _example(model: z3.ModelRef, v: _Vars) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A gap as a concrete event (fields) and the context it needs: (in words, fields, context)."""
     fields: dict[str, Any] = {}
     for name, has in v.has.items():
         if z3.is_true(model.eval(has, model_completion=True)):
@@ -215,14 +217,16 @@ def _example(model: z3.ModelRef, v: _Vars) -> str:
                 fields[name] = float(value.as_fraction())
             else:
                 fields[name] = value.as_string()
-    context = []
+    context: dict[str, Any] = {}
     for (func, arg), (started, hours) in v.clocks.items():
         on = z3.is_true(model.eval(started, model_completion=True))
         h = model.eval(hours, model_completion=True)
-        context.append(f"{func}({arg}) = {float(h.as_fraction()):g} h" if on else f"{func}({arg}) not started")
-    context += [f"count({e}) = {model.eval(c, model_completion=True)}" for e, c in v.counts.items()]
+        context[f"{func}({arg})"] = float(h.as_fraction()) if on else None
+    for event, count in v.counts.items():
+        context[f"count({event})"] = model.eval(count, model_completion=True).as_long()
+    words = [f"{k} = {'not started' if x is None else x}" for k, x in context.items()]
     record = {"event": v.spec.name, **fields}
-    return f"{record}" + (f" with {', '.join(context)}" if context else "")
+    return f"{record}" + (f" with {', '.join(words)}" if words else ""), fields, context
 
 
 def _rules(pathway: Pathway, state: str, event: str) -> list[tuple[str, guards.Expr | None]]:
@@ -252,7 +256,7 @@ def coverage(pathway: Pathway) -> tuple[int, list[Gap], list[Overlap]]:
             solver = z3.Solver()
             solver.add(*v.domain, z3.Not(z3.Or(*(g for _, g in rules))) if rules else z3.BoolVal(True))
             if solver.check() == z3.sat:
-                gaps.append(Gap(state.id, spec.name, _example(solver.model(), v)))
+                gaps.append(Gap(state.id, spec.name, *_example(solver.model(), v)))
             for i, (first, g1) in enumerate(rules):
                 for second, g2 in rules[i + 1 :]:
                     if _sat(v.domain, g1, g2):

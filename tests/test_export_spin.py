@@ -81,7 +81,9 @@ def test_spin_rejects_a_blood_patch_before_the_trial_and_its_trail_replays() -> 
 def test_cli_writes_counterexamples_that_pathway_run_replays(tmp_path: Path) -> None:
     fixture = ROOT / "tests" / "broken_definitions" / "red_flag_after_routing.toml"
     runner = CliRunner()
-    result = runner.invoke(main, ["verify", "--cross-check", "spin", "--out", str(tmp_path), "--definition", str(fixture)])
+    result = runner.invoke(
+        main, ["verify", "--cross-check", "spin", "--out", str(tmp_path), "--definition", str(fixture)]
+    )
     assert result.exit_code == 1, result.output
     written = sorted(p.name for p in tmp_path.glob("spin-*.jsonl"))
     assert "spin-red_flag_escalates.jsonl" in written

@@ -273,47 +273,62 @@ def _sat(domain: list[Any], *formulas: Any) -> bool:
 
 
 def _thresholds(pathway: Pathway) -> Iterator[tuple[guards.Compare, str]]:
-    """Each comparison of a field or clock with a number, once, with where it is used."""
+    """Each comparison of a field or clock with a number, once, with where it is used: the guards
+    as the engine runs them (through their named predicates), so a changed parameter shows."""
     seen = set()
-    exprs = [(f"predicate {p.name}", p.expr) for p in pathway.predicates]
-    exprs += [(f"transition {t.id}", t.guard) for t in pathway.transitions if t.guard is not None]
-    for where, expr in exprs:
-        for node in guards.walk(expr):
+    rules = [(f"transition {t.id}", t.guard) for t in pathway.transitions]
+    rules += [(f"rejection {r.id}", r.guard) for r in pathway.rejections]
+    for where, expr in rules:
+        if expr is None:
+            continue
+        for node, named in _walk_named(expr, where):
             if not isinstance(node, guards.Compare):
                 continue
             variable = node.left if not isinstance(node.left, guards.Const | guards.Param) else node.right
             constant = node.right if variable is node.left else node.left
             if not isinstance(constant, guards.Const | guards.Param) or isinstance(constant.value, bool | str):
                 continue
-            if not (
-                isinstance(variable, guards.Field) or (isinstance(variable, guards.Call) and "hours" in variable.func)
-            ):
-                continue
-            if node not in seen:
+            if isinstance(variable, guards.Call | guards.Field) and variable_is_kept(variable) and node not in seen:
                 seen.add(node)
-                yield node, where
+                yield node, named
 
 
-def _engine_truth(node: guards.Compare, spec: EventSpec | None, value: float) -> bool:
+def variable_is_kept(node: guards.Expr) -> bool:
+    """A field, a clock or a count: the values a threshold cuts."""
+    return isinstance(node, guards.Field) or (isinstance(node, guards.Call) and node.func != "occurred")
+
+
+def _walk_named(expr: guards.Expr, where: str) -> Iterator[tuple[guards.Expr, str]]:
+    """Every node with the innermost named predicate around it (or the rule)."""
+    yield expr, where
+    if isinstance(expr, guards.PredicateRef):
+        yield from _walk_named(expr.expr, f"predicate {expr.name}")
+    for child in guards.children(expr):
+        yield from _walk_named(child, where)
+
+
+def _engine_truth(node: guards.Compare, spec: EventSpec, value: float) -> bool:
     """The engine's own evaluation, with datetimes for clocks."""
     variable = node.left if not isinstance(node.left, guards.Const | guards.Param) else node.right
     now = EPOCH + timedelta(days=30)
-    if isinstance(variable, guards.Call):
+    fields: dict[str, Any] = {}
+    facts = Facts()
+    if isinstance(variable, guards.Call) and variable.func == "count":
+        facts = Facts(counts={variable.arg: int(value)} if value > 0 else {})
+    elif isinstance(variable, guards.Call):
         since = now - timedelta(hours=value)
         facts = Facts(last_at={variable.arg: since}, entered_at={variable.arg: since}, counts={variable.arg: 1})
-        event = Event(1, spec.name if spec else "", now, at_text(now), {})
     else:
         assert isinstance(variable, guards.Field)
-        facts = Facts()
-        event = Event(1, spec.name if spec else "", now, at_text(now), {variable.name: value})
-    return guards.evaluate(node, EventScope(facts, event))
+        fields = {variable.name: value}
+    return guards.evaluate(node, EventScope(facts, Event(1, spec.name, now, at_text(now), fields)))
 
 
 def boundaries(pathway: Pathway) -> list[Boundary]:
     out = []
     for node, where in _thresholds(pathway):
-        variable = node.left if not isinstance(node.left, guards.Const | guards.Param) else node.right
-        constant = node.right if variable is node.left else node.left
+        flipped = isinstance(node.left, guards.Const | guards.Param)
+        variable, constant = (node.right, node.left) if flipped else (node.left, node.right)
         assert isinstance(constant, guards.Const | guards.Param)
         c = float(constant.value)
         spec = next(
@@ -322,20 +337,28 @@ def boundaries(pathway: Pathway) -> list[Boundary]:
         )
         v = _Vars(spec)
         f = _Formula(v)
-        truth = f.compare(node)
         x = f.term(variable, constant)
-        present = f.present(variable)
         op = guards.COMPARATORS[node.op]
-        stated = op(x, z3.RealVal(str(c))) if z3.is_real(x) else op(x, c)
+
+        def relation(a: Any, b: Any, op: Any = op, flipped: bool = flipped) -> Any:
+            return op(b, a) if flipped else op(a, b)
+
+        stated = relation(x, z3.RealVal(str(c)) if z3.is_real(x) else c)
         # exactly: wherever the value is present, the guard holds iff the stated relation does
-        proved = not _sat(v.domain, present, truth != stated)
-        step = CLOCK_STEP_H if isinstance(variable, guards.Call) else FIELD_STEP
-        seen = [_engine_truth(node, spec, value) for value in (c - step, c, c + step)]
-        expected = [bool(op(value, c)) for value in (c - step, c, c + step)]
-        label = "1 s" if isinstance(variable, guards.Call) else f"{FIELD_STEP:g}"
-        engine = ", ".join(
-            f"{name} {'yes' if s else 'no'}" for name, s in zip((f"-{label}", "at", f"+{label}"), seen, strict=True)
+        proved = not _sat(v.domain, f.present(variable), f.compare(node) != stated)
+        counted = isinstance(variable, guards.Call) and variable.func == "count"
+        step, label = (
+            (1.0, "1")
+            if counted
+            else (CLOCK_STEP_H, "1 s")
+            if isinstance(variable, guards.Call)
+            else (FIELD_STEP, f"{FIELD_STEP:g}")
         )
+        points = [p for p in (c - step, c, c + step) if not counted or p >= 0]
+        seen = [_engine_truth(node, spec, value) for value in points]
+        expected = [bool(relation(value, c)) for value in points]
+        names = {c - step: f"-{label}", c: "at", c + step: f"+{label}"}
+        engine = ", ".join(f"{names[p]} {'yes' if s else 'no'}" for p, s in zip(points, seen, strict=True))
         out.append(Boundary(f"{guards.words(node)} ({where})", proved, engine, seen == expected))
     return out
 

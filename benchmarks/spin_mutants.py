@@ -1,4 +1,4 @@
-"""The full SPIN agreement table over every behavioural mutant of the shipped definition.
+"""The full SPIN agreement table over every mutant of the shipped definition.
 
 Too slow for CI (a few seconds of gcc per mutant): tests/test_export_spin.py runs a sample.
 Prints one line per disagreement and the table by operator; writes the rows as JSON when

@@ -21,7 +21,7 @@ if os.environ.get("CI"):
 else:
     stormpy = pytest.importorskip("stormpy")
 
-from pathway.export.storm import storm_values  # noqa: E402
+from pathway.export.storm import storm_values
 
 PATHWAY = load()
 PARAMS = params_io.load()
@@ -99,12 +99,14 @@ def test_cli_export_writes_the_model_atomically(tmp_path: Path) -> None:
     assert text.splitlines()[3] == "dtmc"
     for state in PATHWAY.final_state_ids:
         assert f'label "{state}"' in text
-    assert not list(tmp_path.glob(".*.tmp"))
+    assert not list(tmp_path.glob(".*.partial"))
     program = stormpy.parse_prism_program(str(out))
     assert program.nr_modules == 1
 
 
 def test_cli_export_refuses_an_unwritable_place(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["export", "--format", "promela", "--out", str(tmp_path / "no" / "x.pml")])
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    result = CliRunner().invoke(main, ["export", "--format", "promela", "--out", str(blocker / "x.pml")])
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "pathway: error:" in result.output

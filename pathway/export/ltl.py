@@ -145,6 +145,32 @@ class Formulas:
             f"[] (!{disarmed} || (obs W (!obs && {until_armed})))",
         ]
 
+    def never_leads_to(self, b: Bound) -> list[str]:
+        into = _any(f"en[{k}] == {self.st(s)}" for k in self.slots for s in b.states)
+        return [self.never(f"acc && {self.cond(b)} && {into}")]
+
+    def entry_recommends(self, b: Bound) -> list[str]:
+        """The items a state carries on entry depend on the event that brought the patient (each
+        item's own ``when``); per code the last applicable item counts, as in the engine's report."""
+        recs = self.enc.pathway.state(b.state).recommendations
+        applies = [self.enc.expr(r.when) for r in recs]
+
+        def last(i: int) -> str:  # item i applies and no later item of the same code does
+            later = [f"!({applies[j]})" for j in range(i + 1, len(recs)) if recs[j].code == recs[i].code]
+            return _all([applies[i], *later])
+
+        ok = []
+        for _, code, rating in b.items:
+            mine = [i for i, r in enumerate(recs) if r.code == code]
+            if rating is None:
+                ok.append(_any(applies[i] for i in mine))
+            else:
+                ok.append(_any(last(i) for i in mine if recs[i].rating == rating))
+        if b.no_other_imaging:
+            listed = {code for _, code, _ in b.items}
+            ok += [f"!{last(i)}" for i, r in enumerate(recs) if r.code not in listed and r.kind == "imaging"]
+        return [self.never(f"acc && st == {self.st(b.state)} && {self.cond(b)} && !{_all(ok)}")]
+
     def transient(self, b: Bound) -> list[str]:
         return [self.never(f"acc && {_any(f'st == {self.st(s)}' for s in b.states)}")]
 
@@ -202,7 +228,17 @@ def _witness_claims(f: Formulas, prop: str, kind: str) -> list[Claim]:
     return [attrs.evolve(c, comment=f"{prop}: does this happen? {c.subject}") for c in claims]
 
 
-HOLD_KINDS = ("escalate", "route", "entered_only_via", "transient", "absorbing", "complete", "bounded")
+HOLD_KINDS = (
+    "escalate",
+    "never_leads_to",
+    "entry_recommends",
+    "route",
+    "entered_only_via",
+    "transient",
+    "absorbing",
+    "complete",
+    "bounded",
+)
 WITNESS_KINDS = ("reachable", "deterministic")
 
 

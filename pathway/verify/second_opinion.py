@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, fail
+from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, fail, write_atomic
 from pathway.events import dumps
 from pathway.model import Pathway
 from pathway.verify.properties import Catalogue
@@ -21,13 +21,6 @@ def _mark(value: bool | None, yes: str = "holds", no: str = "violated") -> Text:
     if value is None:
         return Text("—", style="dim")
     return Text(f"✔ {yes}", style="green") if value else Text(f"✘ {no}", style="bold red")
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write inside the target's directory under a temporary name, then rename: never half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 # ---------------------------------------------------------------- SPIN
@@ -50,7 +43,7 @@ def spin_cross_check(pathway: Pathway, catalogue: Catalogue, out: Path | None, a
             for verdict in check.report.verdicts:
                 if verdict.course:
                     path = out / f"spin-{verdict.prop}.jsonl"
-                    write_atomically(path, "".join(dumps(e) + "\n" for e in verdict.course))
+                    write_atomic(path, "".join(dumps(e) + "\n" for e in verdict.course))
                     files[verdict.prop] = path
         except OSError as err:
             fail(f"{out}: {err.strerror or err}")

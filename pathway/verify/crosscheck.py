@@ -87,6 +87,7 @@ def mutant_rows(
     sample: int | None = None,
     seed: int = 13,
     progress: Callable[[int, int], None] | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> list[MutantRow]:
     """SPIN and the project on every mutant (or a reproducible sample of them). A mutant that changes
     only citations or unconditional recommendations changes no property SPIN judges: both sides
@@ -95,6 +96,8 @@ def mutant_rows(
     chosen = list(mutants(pathway))
     if sample is not None and sample < len(chosen):
         chosen = random.Random(seed).sample(chosen, sample)
+    index, count = shard  # every count-th mutant from the index-th: runs split over processes
+    chosen = chosen[index::count]
     rows = []
     for index, mutant in enumerate(chosen):
         check = cross_check(mutant.pathway, catalogue)

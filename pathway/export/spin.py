@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,6 +34,8 @@ PAN_FLAGS = ("-a", "-m50000", "-w18")
 CC_FLAGS = ("-O0", "-w", "-DNOREDUCE")
 """-O0: this pan runs for milliseconds, compiling it is the slow part."""
 TOOLS = ("spin", "gcc")
+PARALLEL = 4
+"""pan runs at once: each is a few milliseconds of work and mostly process start-up."""
 
 
 class SpinUnavailable(RuntimeError):
@@ -118,9 +121,10 @@ class Pan:
         self.states = 0
 
     def violated(self, claim: str) -> bool:
-        trail = self.dir / "model.pml.trail"
-        trail.unlink(missing_ok=True)
-        out = _run(["./pan", *PAN_FLAGS, "-N", claim], self.dir, "pan")
+        # one directory per claim: pan writes its trail beside it, so claims can run side by side
+        where = self.dir / claim
+        where.mkdir(exist_ok=True)
+        out = _run(["../pan", *PAN_FLAGS, "-N", claim], where, "pan")
         found = _ERRORS.search(out)
         if found is None:
             raise SpinFailed(f"pan gave no verdict on {claim}: {out.strip().splitlines()[-1:]}")
@@ -132,8 +136,14 @@ class Pan:
 
     def course(self, claim: str) -> tuple[Event, ...]:
         """The events of the last trail, as a stream `pathway run` replays."""
-        out = _run(["./pan", "-r", "-N", claim], self.dir, "pan")
+        out = _run(["../pan", "-r", "-N", claim], self.dir / claim, "pan")
         return trail_events(self.model.encoding, out)
+
+    def ask(self, claims: Iterable[str]) -> dict[str, bool]:
+        """Several claims at once: each pan runs for milliseconds, so they overlap their start-up."""
+        names = list(dict.fromkeys(claims))
+        with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+            return dict(zip(names, pool.map(self.violated, names), strict=True))
 
 
 def trail_events(encoding: Encoding, output: str) -> tuple[Event, ...]:
@@ -147,15 +157,15 @@ def trail_events(encoding: Encoding, output: str) -> tuple[Event, ...]:
     return tuple(events)
 
 
-def _judge(plan: ltl.Plan, pan: Pan, encoding: Encoding) -> Verdict:
+def _judge(plan: ltl.Plan, pan: Pan, encoding: Encoding, answers: dict[str, bool]) -> Verdict:
     if plan.not_expressible:
         return Verdict(plan.prop, plan.kind, None, plan.not_expressible)
     if plan.kind in ltl.HOLD_KINDS:
         claim = plan.claims[0]
-        if not pan.violated(claim.name):
+        if not answers[claim.name]:
             return Verdict(plan.prop, plan.kind, True)
         return Verdict(plan.prop, plan.kind, False, "SPIN found a violating course", pan.course(claim.name))
-    seen = {c.subject: pan.violated(c.name) for c in plan.claims}
+    seen = {c.subject: answers[c.name] for c in plan.claims}
     pathway = encoding.pathway
     if plan.kind == "reachable":
         missing = [s for s in pathway.state_ids if s != pathway.initial and not seen[f"state {s}"]]
@@ -182,7 +192,8 @@ def check(pathway: Pathway, catalogue: Catalogue | None = None) -> SpinReport:
     with tempfile.TemporaryDirectory(prefix="pathway-spin-") as tmp:
         pan = Pan(model, Path(tmp))
         started = time.perf_counter()
-        verdicts = tuple(_judge(plan, pan, model.encoding) for plan in model.plans)
+        answers = pan.ask(c.name for p in model.plans for c in p.claims)
+        verdicts = tuple(_judge(plan, pan, model.encoding, answers) for plan in model.plans)
         searched = time.perf_counter() - started
     count = sum(len(p.claims) for p in model.plans)
     return SpinReport(verdicts, count, pan.compile_seconds, searched, pan.states)

@@ -103,6 +103,7 @@ class CohortChain(PathwayOracle):
             f"  nrev : [0..{self.max_reviews}] init 0;",
             f"  np : [0..{self.max_patches}] init 0;",
             "  pend : bool init false; // a patch awaits review",
+            "  fresh : bool init false; // the headache resolved during the last step",
             f"  ck : [0..{k}] init 0; // complication (0: none)",
             "  cm : [0..3] init 0; // 1 latent, 2 signs shown, 3 red flag sent",
             f"  cf : [0..{self.cap}] init 0; // steps until the signs show / until the flag is noticed",
@@ -214,6 +215,7 @@ class CohortChain(PathwayOracle):
                     "w": "0",
                     "np": "0",
                     "pend": "false",
+                    "fresh": "false",
                     "ck": "0",
                     "cm": "0",
                     "cf": "0",
@@ -253,7 +255,9 @@ class CohortChain(PathwayOracle):
                     pends,
                 ):
                     lines.append(f"  [] {at} & cm=2 & cf=0 & ck={k + 1} & {guard} -> {text};")
-            due = f"{at} & {quiet} & w=0 & {act}"
+            # a resolution in the same step as the action: which came first is a coin toss (both rounded)
+            tie = f"r=0 & fresh & {res_ok}"
+            due = f"{at} & {quiet} & w=0 & {act} & !({tie})"
             if reviews:
                 lines += self._review_commands(due, state, nrevs, nps, pends)
             if patches:
@@ -267,11 +271,14 @@ class CohortChain(PathwayOracle):
                 pends,
             ):
                 lines.append(f"  [] {at} & {quiet} & !(w=0 & {act}) & r=0 & {res_ok} & {guard} -> {text};")
+                half = {update: 0.5 * q for update, q in _parsed(text).items()}
+                half["(fresh'=false)"] = 0.5
+                lines.append(f"  [] {at} & {quiet} & w=0 & {act} & {tie} & {guard} -> {_updates(half)};")
             todo += sorted(self.entered - done)
             lines.append(
                 f"  [tick] {at} & {quiet} & !(w=0 & {act}) & !(r=0 & {res_ok}) -> (w'=max(w-1,0))"
                 f"&(r'=(r={self.never}) ? {self.never} : max(r-1,0))&(tau'=min(tau+1,{self.tcap}))"
-                "&(cf'=(cm=1 | cm=2) ? max(cf-1,0) : cf);"
+                "&(cf'=(cm=1 | cm=2) ? max(cf-1,0) : cf)&(fresh'=(r=1));"
             )
         ends = " | ".join(f"s={self.s(s)}" for s in self.final)
         lines.append(f"  [] ini={RUNNING} & ({ends}) -> true;")
@@ -285,7 +292,9 @@ class CohortChain(PathwayOracle):
         edge = round(limit)
         share = min(1.0, max(0.0, limit - (edge - 0.5)))  # of the step around the limit, the part within it
         classes = [
-            ("r=0", {"resolved": 1.0}),
+            ("r=0 & !fresh", {"resolved": 1.0}),
+            # resolved within the step of the review: before or after it, equally likely
+            ("r=0 & fresh", {"resolved": 0.5, "improving": 0.5} if edge >= 1 else {"resolved": 1.0}),
             (f"r>=1 & r<{edge}", {"improving": 1.0}),
             (
                 f"r={edge}",
@@ -364,6 +373,15 @@ class CohortChain(PathwayOracle):
         body.append(f'label "final" = ini={RUNNING} & ({" | ".join(f"s={self.s(s)}" for s in finals)});')
         body.append(f'label "stopped" = ini={RUNNING + 1};')
         return "\n".join(body) + "\n"
+
+
+def _parsed(text: str) -> dict[str, float]:
+    """PRISM updates "p1:u1 + p2:u2" back into {u: p}."""
+    out: dict[str, float] = {}
+    for part in text.split(" + "):
+        q, update = part.split(":", 1)
+        out[update] = out.get(update, 0.0) + float(q)
+    return out
 
 
 def _varies(table: Mapping[tuple[Any, ...], str], axis: int) -> bool:

@@ -98,7 +98,7 @@ def _counterexample_files(verdict: Verification, out: Path | None) -> dict[tuple
 @click.option(
     "--step",
     type=click.FloatRange(min=0.5, max=48),
-    default=4.0,
+    default=6.0,
     show_default=True,
     help="With --cross-check storm: hours per step of the chain.",
 )

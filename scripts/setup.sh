@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the project needs on a fresh Debian machine (run as root or with sudo for apt):
-# Graphviz's `dot` for diagrams, Chromium and its WebDriver for the report's browser tests, SPIN and
-# gcc (tcc when present: faster) for `pathway verify --cross-check spin`, then a virtual environment in .venv with the project,
-# its test tools and the verify extra (Z3, Storm).
+# Graphviz's `dot` for diagrams, Chromium and its WebDriver for the report's browser tests, SPIN with
+# gcc and tcc for `pathway verify --cross-check spin`, then a virtual environment in .venv with the
+# project, its test tools and the verify extra (Z3, Storm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()

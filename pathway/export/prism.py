@@ -18,33 +18,16 @@ covers, so rounding does not move patients across a threshold wholesale.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from pathway.export.cohort_chain import Presentation, presentation, step_pmf
-from pathway.export.encoding import ExportError
 from pathway.export.pathway_oracle import RUNNING, PathwayOracle
+from pathway.export.prism_text import compact, parsed, pmf_items, updates, varies
 from pathway.model import Pathway
 from pathway.simulate.params import RELIEF, SimParams
-
-PRUNE = 1e-12  # probabilities below this are dropped (and the rest renormalised) to keep the text small
-
-
-def _updates(choices: Mapping[str, float]) -> str:
-    """PRISM updates "p1:(a'=1) + p2:(...)", merged, pruned and renormalised."""
-    kept = {u: p for u, p in choices.items() if p > PRUNE}
-    total = sum(kept.values())
-    if not kept:
-        raise ExportError("a distribution with no mass left")
-    return " + ".join(f"{p / total:.15g}:{u}" for u, p in kept.items())
-
-
-def _pmf_items(pmf: np.ndarray) -> Iterator[tuple[int, float]]:
-    for k, p in enumerate(pmf):
-        if p > PRUNE:
-            yield k, float(p)
 
 
 class CohortChain(PathwayOracle):
@@ -75,7 +58,7 @@ class CohortChain(PathwayOracle):
             pmf = step_pmf(p.patch_review if patch_pending else p.patch_delay, self.step, self.cap)
         else:
             return {"": 1.0}
-        return {f"(w'={k})": q for k, q in _pmf_items(pmf)}
+        return {f"(w'={k})": q for k, q in pmf_items(pmf)}
 
     def header(self) -> list[str]:
         p, names = self.pathway, self.states
@@ -121,22 +104,22 @@ class CohortChain(PathwayOracle):
                 for reported, pr in ((True, rep), (False, 1 - rep)):
                     base = f"(s'={self.s(str(state))})&(ini'=1)&(lb'={str(big).lower()})&(rep'={str(reported).lower()})"
                     choices[f"{base}&(ck'={k + 1})&(cm'={1 if k >= 0 else 0})"] = prob * pb * pr
-        lines = [f"  [] ini=0 -> {_updates(choices)};"]
+        lines = [f"  [] ini=0 -> {updates(choices)};"]
         for big in (False, True):
-            draws = {f"(r'={j})&(ini'=3)": q for j, q in _pmf_items(pres.remaining[big])}
-            lines.append(f"  [] ini=1 & ck=0 & lb={str(big).lower()} -> {_updates(draws)};")
+            draws = {f"(r'={j})&(ini'=3)": q for j, q in pmf_items(pres.remaining[big])}
+            lines.append(f"  [] ini=1 & ck=0 & lb={str(big).lower()} -> {updates(draws)};")
         delay = step_pmf(self.policy.red_flag_delay, self.step, self.cap)
         for k, joint in pres.manifest.items():
-            signs = {f"(cf'={j})&(ini'=2)": q for j, q in _pmf_items(joint.sum(axis=1))}
-            lines.append(f"  [] ini=1 & ck={k + 1} -> {_updates(signs)};")
+            signs = {f"(cf'={j})&(ini'=2)": q for j, q in pmf_items(joint.sum(axis=1))}
+            lines.append(f"  [] ini=1 & ck={k + 1} -> {updates(signs)};")
             noticed = np.convolve(joint.sum(axis=0), delay)[: self.cap + 1]
-            delays = {f"(cn'={j})&(ini'=3)": q for j, q in _pmf_items(noticed)}
-            lines.append(f"  [] ini=2 & ck={k + 1} -> {_updates(delays)};")
+            delays = {f"(cn'={j})&(ini'=3)": q for j, q in pmf_items(noticed)}
+            lines.append(f"  [] ini=2 & ck={k + 1} -> {updates(delays)};")
         first = {
             f"{u}&(ini'={RUNNING})" if u else f"(ini'={RUNNING})": q
             for u, q in self.schedule(self.start_state, first=True).items()
         }
-        lines.append(f"  [] ini=3 -> {_updates(first)};")
+        lines.append(f"  [] ini=3 -> {updates(first)};")
         del start
         return lines
 
@@ -167,8 +150,8 @@ class CohortChain(PathwayOracle):
                             for after, share in spread.items():
                                 for update, q in then(after, nrev, npatch, pend).items():
                                     choices[update] = choices.get(update, 0.0) + weight * share * q
-                        table[(nrev, npatch, pend, tau)] = _updates(choices)
-        relevant = [i for i in range(4) if _varies(table, i)]
+                        table[(nrev, npatch, pend, tau)] = updates(choices)
+        relevant = [i for i in range(4) if varies(table, i)]
         rows: dict[str, list[tuple[Any, ...]]] = {}
         for key, text in table.items():
             rows.setdefault(text, [])
@@ -183,7 +166,7 @@ class CohortChain(PathwayOracle):
                 for i, value in zip(relevant, short, strict=True):
                     terms.append(f"tau={value}" if i == 3 else f"{names[i]}={str(value).lower()}")
                 parts.append(" & ".join(terms) or "true")
-            out.append((f"({_compact(parts)})", text))
+            out.append((f"({compact(parts)})", text))
         return out
 
     def _next(self, after: str, stop: str, extra: str, pending: bool = False) -> dict[str, float]:
@@ -271,9 +254,9 @@ class CohortChain(PathwayOracle):
                 pends,
             ):
                 lines.append(f"  [] {at} & {quiet} & !(w=0 & {act}) & r=0 & {res_ok} & {guard} -> {text};")
-                half = {update: 0.5 * q for update, q in _parsed(text).items()}
+                half = {update: 0.5 * q for update, q in parsed(text).items()}
                 half["(fresh'=false)"] = 0.5
-                lines.append(f"  [] {at} & {quiet} & w=0 & {act} & {tie} & {guard} -> {_updates(half)};")
+                lines.append(f"  [] {at} & {quiet} & w=0 & {act} & {tie} & {guard} -> {updates(half)};")
             todo += sorted(self.entered - done)
             lines.append(
                 f"  [tick] {at} & {quiet} & !(w=0 & {act}) & !(r=0 & {res_ok}) -> (w'=max(w-1,0))"
@@ -373,47 +356,3 @@ class CohortChain(PathwayOracle):
         body.append(f'label "final" = ini={RUNNING} & ({" | ".join(f"s={self.s(s)}" for s in finals)});')
         body.append(f'label "stopped" = ini={RUNNING + 1};')
         return "\n".join(body) + "\n"
-
-
-def _parsed(text: str) -> dict[str, float]:
-    """PRISM updates "p1:u1 + p2:u2" back into {u: p}."""
-    out: dict[str, float] = {}
-    for part in text.split(" + "):
-        q, update = part.split(":", 1)
-        out[update] = out.get(update, 0.0) + float(q)
-    return out
-
-
-def _varies(table: Mapping[tuple[Any, ...], str], axis: int) -> bool:
-    """Does the answer change along one situation variable, the others held?"""
-    seen: dict[tuple[Any, ...], str] = {}
-    for key, text in table.items():
-        rest = key[:axis] + key[axis + 1 :]
-        if seen.setdefault(rest, text) != text:
-            return True
-    return False
-
-
-def _compact(parts: list[str]) -> str:
-    """Situations as a guard; runs of consecutive clock values become ranges."""
-    by_rest: dict[str, list[int]] = {}
-    plain = []
-    for part in parts:
-        terms = part.split(" & ")
-        clock = [t for t in terms if t.startswith("tau=")]
-        if not clock:
-            plain.append(part)
-            continue
-        rest = " & ".join(t for t in terms if not t.startswith("tau="))
-        by_rest.setdefault(rest, []).append(int(clock[0][4:]))
-    for rest, values in by_rest.items():
-        values.sort()
-        runs: list[list[int]] = []
-        for v in values:
-            if runs and runs[-1][1] == v - 1:
-                runs[-1][1] = v
-            else:
-                runs.append([v, v])
-        clocks = " | ".join(f"(tau>={a} & tau<={b})" if a != b else f"tau={a}" for a, b in runs)
-        plain.append(f"{rest} & ({clocks})" if rest else f"({clocks})")
-    return " | ".join(f"({p})" for p in plain)

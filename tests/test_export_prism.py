@@ -51,7 +51,7 @@ def test_storm_and_the_monte_carlo_agree_within_interval_and_discretisation() ->
     assert data["agree"] is True
     for row in data["figures"]:
         low, high = row["ci95"]
-        slack = (high - low) / 2 + data["discretisation_error_estimate"][row["quantity"]]
+        slack = 1.6 * (high - low) / 2 + data["discretisation_error_estimate"][row["quantity"]]  # Bonferroni z ~ 3
         assert abs(row["storm"] - row["monte_carlo"]) <= slack, row
     # the comparison is not vacuous: the frequent outcomes have narrow intervals
     resolved = next(r for r in data["figures"] if r["quantity"] == f"P({RESOLVED})")

@@ -227,7 +227,12 @@ class PromelaModel:
                 lines.append(f"  if :: {name} >= 0 && ({on}) -> w = 1 :: else -> skip fi;")
         for name, points in marks:
             if points:
-                lines.append(f"  if :: {name} >= 0 -> {name} = {name} + w :: else -> skip fi;")
+                # past its last mark no guard tells two values apart: saturate, or a clock that runs
+                # while another restarts (a repeated puncture, say) would grow without bound
+                top = points[-1] + 1
+                lines.append(
+                    f"  if :: {name} >= 0 -> {name} = ({name} + w > {top} -> {top} : {name} + w) :: else -> skip fi;"
+                )
         lines += ["  clk = clk + w", "}", ""]
         self.can_tick = " || ".join(can) or "0"
         return lines

@@ -31,12 +31,14 @@ from pathway.verify.properties import Bound, Catalogue, bind, load_catalogue
 
 PAN_FLAGS = ("-a", "-m50000", "-w18")
 """Acceptance cycles (for <>[]), a search depth no course reaches, a small hash table."""
-CC_FLAGS = ("-w", "-DNOREDUCE")
+CC_FLAGS = ("-w", "-DNOREDUCE", "-DMEMLIM=1024")
+"""MEMLIM: a model that explodes stops at 1 GB (reported as a failure) instead of filling the machine."""
 COMPILERS = (("tcc", ()), ("gcc", ("-O0",)))
 """pan runs for milliseconds, so compiling it is the slow part: tcc (Debian `tcc`) compiles it
 in a few hundredths of a second, gcc -O0 in about a second; the first one installed is used."""
 TOOLS = ("spin", "gcc")
 PARALLEL = 4
+TIMEOUT_S = 600
 """pan runs at once: each is a few milliseconds of work and mostly process start-up."""
 
 
@@ -97,7 +99,10 @@ def export(pathway: Pathway, catalogue: Catalogue | None = None) -> Export:
 
 
 def _run(args: Iterable[str], cwd: Path, what: str) -> str:
-    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, check=False, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise SpinFailed(f"{what} ran for more than {TIMEOUT_S} s") from None
     if proc.returncode != 0 and what != "pan":
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-5:]
         raise SpinFailed(f"{what} failed: {' / '.join(tail)}")
@@ -131,8 +136,8 @@ class Pan:
         found = _ERRORS.search(out)
         if found is None:
             raise SpinFailed(f"pan gave no verdict on {claim}: {out.strip().splitlines()[-1:]}")
-        if "max search depth too small" in out:
-            raise SpinFailed(f"pan reached its depth limit on {claim}")
+        if "out of memory" in out or "max search depth too small" in out:
+            raise SpinFailed(f"pan ran out of memory or depth on {claim}")
         stored = _STORED.search(out)
         self.states = max(self.states, int(stored.group(1)) if stored else 0)
         return int(found.group(1)) > 0

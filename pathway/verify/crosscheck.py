@@ -100,7 +100,11 @@ def mutant_rows(
     chosen = chosen[index::count]
     rows = []
     for index, mutant in enumerate(chosen):
-        check = cross_check(mutant.pathway, catalogue)
+        try:
+            check = cross_check(mutant.pathway, catalogue)
+        except spin.SpinFailed as err:  # reported as a disagreement, with why, rather than ending the table
+            rows.append(MutantRow(mutant.operator, mutant.description, ("?",), (f"SPIN failed: {err}",), 0.0, 0.0))
+            continue
         judged = {r.prop for r in check.compared}
         project = tuple(r.prop for r in check.rows if r.prop in judged and not r.project)
         by_spin = tuple(r.prop for r in check.compared if r.spin is False)

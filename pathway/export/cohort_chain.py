@@ -15,6 +15,7 @@ Only in-scope patients (the case mix's remainder) are modelled, as the issue ask
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import numpy as np
@@ -62,31 +63,56 @@ def _grid_pmf(dist: Dist, n: int) -> np.ndarray:
 
 
 @attrs.frozen
+class FlatSign:
+    """One way a complication shows (the parameter file's complication x sign), with its own rate."""
+
+    rate: float
+    onset: Dist
+    red_flag: dict[str, Any]
+    exam: dict[str, Any]  # findings at any examination once the signs show
+    review: dict[str, Any]  # findings at a review only
+
+
+def flat_signs(params: SimParams) -> list[FlatSign]:
+    out = []
+    for comp in params.complications:
+        total = sum(sign.weight.value for sign in comp.signs) or 1.0
+        for sign in comp.signs:
+            out.append(
+                FlatSign(comp.rate.value * sign.weight.value / total, comp.onset, sign.red_flag, sign.exam, sign.review)
+            )
+    return out
+
+
+@attrs.frozen
 class Presentation:
     """Who presents how, per in-scope patient (probabilities add up to 1 over all keys).
 
     ``final``: presentation outcome -> probability for courses that end at presentation;
     ``start``: (outcome state, complication index or -1) -> probability of starting a course;
-    ``remaining``: large bore -> pmf of steps until spontaneous resolution, for courses started
-    without a complication; ``manifest``: complication index -> joint pmf [steps until its
-    signs appear, steps from then until the red flag is noticed]."""
+    ``remaining``: natural-history group -> pmf of steps until spontaneous resolution, for
+    courses started without a complication; ``manifest``: sign index (``flat_signs``) -> joint
+    pmf [steps until the signs appear, steps from then until the red flag is noticed];
+    ``groups``: probability of each natural-history group."""
 
     final: dict[str, float]
     start: dict[tuple[str, int], float]
-    remaining: dict[bool, np.ndarray]
+    remaining: dict[int, np.ndarray]
     manifest: dict[int, np.ndarray]
-    large_bore: float
+    groups: tuple[float, ...]
 
 
 def presentation(
     params: SimParams,
     step: float,
     cap: int,
-    outcome: Callable[[float, bool], str],
+    outcome: Callable[[float, int, int], str],
     final: frozenset[str],
+    vitals: list[float],
 ) -> Presentation:
-    """The presentation integrals. ``outcome(hours since puncture, with red-flag findings)`` is the
-    state the pathway enters at presentation (the caller asks the pathway's semantics)."""
+    """The presentation integrals. ``outcome(hours since puncture, sign shown or -1, vitals class)``
+    is the state the pathway enters at presentation (the caller asks the pathway's semantics);
+    ``vitals`` is the probability of each class of vitals the caller told apart."""
     onset, delay = params.onset, params.present_after_onset
     n_onset = int(np.ceil(_quantile_hours(onset, 1 - TAIL) / GRID_H)) + 1
     n_delay = int(np.ceil(_quantile_hours(delay, 1 - TAIL) / GRID_H)) + 1
@@ -94,11 +120,15 @@ def presentation(
     # presentation at onset + delay, both at their cell midpoints: index i + j + 1 on the grid
     present = np.convolve(w_onset, w_delay)
     hours = (np.arange(len(present)) + 1) * GRID_H
-    plain = np.array([outcome(h, False) for h in hours])
-    flagged = np.array([outcome(h, True) for h in hours])
+    # each class of vitals (say afebrile, febrile for another reason) is routed on its own
+    routes = [(share, np.array([outcome(h, -1, v) for h in hours])) for v, share in enumerate(vitals) if share > 0]
+    signs = flat_signs(params)
     weights = [p.share.value * p.pdph.value for p in params.punctures]
-    large = sum(w for w, p in zip(weights, params.punctures, strict=True) if p.large_bore) / sum(weights)
-    rates = [c.rate.value for c in params.complications]
+    groups = tuple(
+        sum(w for w, p in zip(weights, params.punctures, strict=True) if p.group == name) / sum(weights)
+        for name in params.groups
+    )
+    rates = [sign.rate for sign in signs]
     ends: dict[str, float] = {}
     start: dict[tuple[str, int], float] = {}
 
@@ -111,36 +141,40 @@ def presentation(
             start[(state, complication)] = start.get((state, complication), 0.0) + float(mass)
 
     clean = 1.0 - sum(rates)
-    for state in sorted(set(plain)):
-        add(state, -1, clean * present[plain == state].sum())
-    courses = sorted(set(plain) - final)
+    for share, plain in routes:
+        for state in sorted(set(plain)):
+            add(state, -1, clean * share * present[plain == state].sum())
+    courses = sorted({str(x) for _, plain in routes for x in plain} - final)
     # the time left until the headache resolves on its own depends on how long it has lasted
     # (the presentation delay), so it is mixed over the delays of the patients who start a course
     mid_delay = (np.arange(n_delay) + 0.5) * GRID_H
     routed = np.zeros(n_delay)
-    for i, w in enumerate(w_onset):
-        if w > 0:
-            routed += w * w_delay * np.isin(plain[i : i + n_delay], courses)
+    for share, plain in routes:
+        for i, w in enumerate(w_onset):
+            if w > 0:
+                routed += share * w * w_delay * np.isin(plain[i : i + n_delay], courses)
     remaining = {}
-    for big in (False, True):
-        dist = params.resolution_large_bore if big else params.resolution_fine
-        mixed = routed @ _rounded_after(dist, mid_delay, step, cap)
-        remaining[big] = mixed / mixed.sum() if mixed.sum() > 0 else np.eye(cap + 1)[cap]
+    for g, group in enumerate(params.groups.values()):
+        mixed = routed @ _rounded_after(group.resolution, mid_delay, step, cap)
+        remaining[g] = mixed / mixed.sum() if mixed.sum() > 0 else np.eye(cap + 1)[cap]
     # a complication's signs appear T after the puncture and are noticed N later: before the
     # presentation they bring the patient in with the findings, otherwise they come during the course
     notice = step_pmf(params.red_flag_notice, step, cap)
     manifest = {}
-    for k, comp in enumerate(params.complications):
-        before = comp.onset.cdf(hours)
+    for k, sign in enumerate(signs):
+        # signs before the presentation: the findings (or the red flag) decide it
+        flagged = np.array([outcome(h, k, 0) for h in hours])
+        before = sign.onset.cdf(hours)
         for state in sorted(set(flagged)):
             add(state, k, rates[k] * (present * before)[flagged == state].sum())
-        for state in sorted(set(plain) & final):  # no signs by presentation, routed away at once
-            add(state, k, rates[k] * (present * (1.0 - before))[plain == state].sum())
         after = np.zeros(cap + 1)
-        for state in courses:
-            mask = plain == state
-            add(state, k, rates[k] * (present * (1.0 - before))[mask].sum())
-            after += (present * (1.0 - before))[mask] @ _rounded_after(comp.onset, hours[mask], step, cap)
+        for share, plain in routes:
+            for state in sorted(set(plain)):
+                mask = plain == state
+                add(state, k, rates[k] * share * (present * (1.0 - before))[mask].sum())
+                if state not in final:
+                    cells = _rounded_after(sign.onset, hours[mask], step, cap)
+                    after += share * (present * (1.0 - before))[mask] @ cells
         total = after.sum()
         manifest[k] = np.outer(after / total if total > 0 else np.eye(cap + 1)[cap], notice)
-    return Presentation(ends, start, remaining, manifest, large)
+    return Presentation(ends, start, remaining, manifest, groups)

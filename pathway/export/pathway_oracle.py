@@ -21,6 +21,7 @@ import numpy as np
 from pathway import guards
 from pathway.compiled import compile_pathway
 from pathway.events import Event
+from pathway.export.cohort_chain import flat_signs
 from pathway.export.encoding import ExportError
 from pathway.facts import Facts
 from pathway.model import Pathway
@@ -59,11 +60,12 @@ class PathwayOracle:
         self.review_states = {self.states[i] for i in clinician.reassess_states}
         self.patch_states = {self.states[i] for i in clinician.patch_states}
         self.max_reviews, self.max_patches = params.max_reviews, Slot.MAX_PATCHES
-        self.exam = [c.exam for c in params.complications]
-        self.flags = [c.red_flag for c in params.complications]
-        vitals = {name: float(dist.sample(np.array([0.5]))[0]) for name, dist in params.vitals.items()}
-        self.present_fields = {**params.typical, **vitals}
-        self._check_vitals(params)
+        self.signs = flat_signs(params)
+        self.exam = [sign.exam for sign in self.signs]
+        self.review_exam = [{**sign.exam, **sign.review} for sign in self.signs]
+        self.flags = [sign.red_flag for sign in self.signs]
+        self.vitals, self.vitals_share = self._vitals_classes(params)
+        self.present_fields = {**params.typical, **self.vitals[0]}
         self.start_state, self.marks = self._course_clock()
         self.tcap = math.ceil(max(self.marks, default=0.0) / step) + 1
         self.ahead = self._ahead()
@@ -88,19 +90,37 @@ class PathwayOracle:
             ahead[state] = seen
         return ahead
 
-    def _check_vitals(self, params: SimParams) -> None:
-        """The chain presents everyone with median vitals: refuse parameters whose vitals could matter."""
-        for q in (0.0005, 0.9995):
-            extreme = {name: float(dist.sample(np.array([q]))[0]) for name, dist in params.vitals.items()}
-            for hours in (1.0, 24.0):
-                if self._present(hours, False, {**params.typical, **extreme}) != self._present(hours, False):
-                    raise ExportError("the simulated vitals can change the routing at presentation: not modelled")
+    def _vitals_classes(self, params: SimParams) -> tuple[list[dict[str, Any]], list[float]]:
+        """The vitals drawn at presentation (rounded to one decimal, as the simulator records them), as
+        classes the pathway tells apart: every recorded value with its probability, from the usual
+        distribution and, for the febrile share, the febrile one, grouped by where they route a
+        presentation; each class is represented by its commonest member."""
+        febrile = params.febrile_share.value
+        points: list[tuple[float, dict[str, Any]]] = []
+        for share, febrile_draw in ((1.0 - febrile, False), (febrile, True)):
+            if share <= 0:
+                continue
+            grids = []
+            for name, dist in params.vitals.items():
+                source = params.febrile_vitals.get(name, dist) if febrile_draw else dist
+                grids.append([(name, value, weight) for value, weight in _recorded(source)])
+            for combo in itertools.product(*grids):
+                weight = share * math.prod(w for _, _, w in combo)
+                if weight > 0:
+                    points.append((weight, {name: value for name, value, _ in combo}))
+        classes: dict[tuple[str, ...], list[tuple[float, dict[str, Any]]]] = {}
+        for share, drawn in points:
+            fields = {**params.typical, **drawn}
+            key = tuple(self._present(h, -1, fields=fields) for h in (1.0, 24.0, 1e4))
+            classes.setdefault(key, []).append((share, drawn))
+        ordered = sorted(classes.values(), key=lambda c: -sum(w for w, _ in c))  # the commonest class first
+        return [max(members, key=lambda m: m[0])[1] for members in ordered], [sum(w for w, _ in m) for m in ordered]
 
     def _course_clock(self) -> tuple[str, list[float]]:
         """The state courses start in, and the thresholds of the one clock the chain keeps."""
         starts = set()
         for hours in (0.5, 24.0, 1e4):
-            starts.add(self._present(hours, False))
+            starts.add(self._present(hours, -1))
         started = sorted(starts - self.final)
         if len(started) != 1:
             raise ExportError(f"courses start in {started or 'no state'}: the chain models one starting state")
@@ -131,14 +151,20 @@ class PathwayOracle:
         at = EPOCH + timedelta(hours=hours)
         return Event(1, name, at, at_text(at), dict(fields))
 
-    def _present(self, hours: float, flagged: bool, fields: Mapping[str, Any] | None = None) -> str:
-        """The state the pathway enters at presentation, ``hours`` after the puncture."""
+    def _present(self, hours: float, sign: int, vitals: int = 0, fields: Mapping[str, Any] | None = None) -> str:
+        """The state the pathway enters at presentation, ``hours`` after the puncture: with a
+        complication's findings (``sign``), or its red flag first when the sign is no finding."""
         puncture = EPOCH - timedelta(hours=hours)
         facts = Facts(last_at={self.v["puncture"]: puncture}, counts={self.v["puncture"]: 1})
-        body = dict(fields if fields is not None else self.present_fields)
-        if flagged:
-            body.update(self.exam[0] if self.exam else {})
-        move = self.sem.step(self.pathway.initial, facts, self._event(self.v["presentation"], 0.0, body))
+        body = dict(fields if fields is not None else {**self.params.typical, **self.vitals[vitals]})
+        event = self._event(self.v["presentation"], 0.0, body)
+        if sign >= 0:
+            if self.exam[sign]:
+                body.update(self.exam[sign])
+                event = self._event(self.v["presentation"], 0.0, body)
+            else:
+                event = self._event(self.v["red_flag"], 0.0, self.flags[sign])
+        move = self.sem.step(self.pathway.initial, facts, event)
         return move.after if move.accepted else self.pathway.initial
 
     @functools.cache  # noqa: B019 (one chain object per export)
@@ -172,6 +198,17 @@ class PathwayOracle:
             after = move.after if move.accepted else f"refused:{state}"
             result[after] = result.get(after, 0.0) + (b - a) / (high - low)
         return result
+
+
+def _recorded(dist: Any, decimals: int = 1) -> list[tuple[float, float]]:
+    """Each value a vital can be recorded as (rounded, within its clip bounds) and its probability."""
+    unit = 10.0**-decimals
+    low = dist.low if dist.low is not None else float(dist.sample(np.array([1e-9]))[0])
+    high = dist.high if dist.high is not None else float(dist.sample(np.array([1 - 1e-9]))[0])
+    values = np.round(np.arange(round(low, decimals), high + unit / 2, unit), decimals)
+    edges = np.concatenate([[-np.inf], values[:-1] + unit / 2, [np.inf]])
+    cdf = np.where(np.isinf(edges), (edges > 0).astype(float), dist.cdf(np.where(np.isinf(edges), 0.0, edges)))
+    return [(float(v), float(w)) for v, w in zip(values, np.diff(cdf), strict=True) if w > 0]
 
 
 def _reads_clock(expr: guards.Expr) -> bool:

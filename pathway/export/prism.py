@@ -42,7 +42,7 @@ class CohortChain(PathwayOracle):
         horizon_h: float = 21 * 24,
     ) -> None:
         super().__init__(pathway, params, policy, step, horizon_h)
-        self.pres = presentation(params, step, self.cap, self._present, self.final)
+        self.pres = presentation(params, step, self.cap, self._present, self.final, self.vitals_share)
 
     # ------------------------------------------------------------ the text
 
@@ -73,12 +73,12 @@ class CohortChain(PathwayOracle):
         return head
 
     def variables(self) -> list[str]:
-        k = len(self.params.complications)
+        k = len(self.signs)
         return [
             "module course",
             f"  ini : [0..{RUNNING + 1}] init 0; // 0-3 presentation draws, {RUNNING} running, {RUNNING + 1} stopped",
             f"  s : [0..{len(self.states) - 1}] init {self.s(self.pathway.initial)};",
-            "  lb : bool init false; // large-bore puncture",
+            f"  g : [0..{max(0, len(self.params.groups) - 1)}] init 0; // group: {', '.join(self.params.groups)}",
             "  rep : bool init false; // reports a spontaneous resolution",
             f"  r : [0..{self.never}] init {self.never}; // steps until it resolves on its own ({self.never}: never)",
             f"  w : [0..{self.cap}] init 0; // steps until the clinician's next action",
@@ -100,14 +100,14 @@ class CohortChain(PathwayOracle):
             choices[f"(s'={self.s(str(state))})&(ini'={RUNNING})"] = prob
         rep = self.params.resolution_reported.value
         for (state, k), prob in pres.start.items():
-            for big, pb in ((True, pres.large_bore), (False, 1 - pres.large_bore)):
+            for g, pg in enumerate(pres.groups):
                 for reported, pr in ((True, rep), (False, 1 - rep)):
-                    base = f"(s'={self.s(str(state))})&(ini'=1)&(lb'={str(big).lower()})&(rep'={str(reported).lower()})"
-                    choices[f"{base}&(ck'={k + 1})&(cm'={1 if k >= 0 else 0})"] = prob * pb * pr
+                    base = f"(s'={self.s(str(state))})&(ini'=1)&(g'={g})&(rep'={str(reported).lower()})"
+                    choices[f"{base}&(ck'={k + 1})&(cm'={1 if k >= 0 else 0})"] = prob * pg * pr
         lines = [f"  [] ini=0 -> {updates(choices)};"]
-        for big in (False, True):
-            draws = {f"(r'={j})&(ini'=3)": q for j, q in pmf_items(pres.remaining[big])}
-            lines.append(f"  [] ini=1 & ck=0 & lb={str(big).lower()} -> {updates(draws)};")
+        for g in range(len(pres.groups)):
+            draws = {f"(r'={j})&(ini'=3)": q for j, q in pmf_items(pres.remaining[g])}
+            lines.append(f"  [] ini=1 & ck=0 & g={g} -> {updates(draws)};")
         delay = step_pmf(self.policy.red_flag_delay, self.step, self.cap)
         for k, joint in pres.manifest.items():
             signs = {f"(cf'={j})&(ini'=2)": q for j, q in pmf_items(joint.sum(axis=1))}
@@ -203,7 +203,7 @@ class CohortChain(PathwayOracle):
                     "cm": "0",
                     "cf": "0",
                     "cn": "0",
-                    "lb": "false",
+                    "g": "0",
                     "rep": "false",
                 }
             )
@@ -292,12 +292,19 @@ class CohortChain(PathwayOracle):
         lines = []
         then = lambda a, n, *_: self._next(a, "stop", f"(nrev'={min(n + 1, self.max_reviews)})")  # noqa: E731
         for where, responses in classes:
-            for k in range(-1, len(self.exam)):
-                exam = self.exam[k] if k >= 0 else {}
+            for k in range(-1, len(self.review_exam)):
+                exam = self.review_exam[k] if k >= 0 else {}
+                # a headache still there at a review is debilitating with the file's probability
+                debilitating = p.debilitating.value
                 variants = [
-                    (q, self.v["reassessment"], {**p.responses[response], **exam}, then)
+                    (q * dq, self.v["reassessment"], {**p.responses[response], **extra, **exam}, then)
                     for response, q in responses.items()
-                    if q > 0
+                    for extra, dq in (
+                        ((p.debilitating_fields[1], debilitating), (p.debilitating_fields[0], 1 - debilitating))
+                        if response != "resolved"
+                        else (({}, 1.0),)
+                    )
+                    if q * dq > 0
                 ]
                 which = "cm<2" if k < 0 else f"cm>=2 & ck={k + 1}"
                 for guard, text in self.grouped(state, variants, range(self.max_reviews), nps, pends):
@@ -318,9 +325,9 @@ class CohortChain(PathwayOracle):
         ]
         for guard, text in self.grouped(state, patch, nrevs, range(self.max_patches), (False,)):
             lines.append(f"  [patch] {due} & !pend & {guard} -> {text};")
-        for big in (False, True):
+        for g, group in enumerate(p.groups.values()):
             for first in (True, False):
-                table = (p.first_patch_large_bore if big else p.first_patch) if first else p.repeat_patch
+                table = group.first_patch if first else group.repeat_patch
                 variants = [
                     (
                         table[name].value,
@@ -333,7 +340,7 @@ class CohortChain(PathwayOracle):
                 done = range(1, 2) if first else range(2, self.max_patches + 1)
                 for guard, text in self.grouped(state, variants, nrevs, done, (True,)):
                     which = "np=1" if first else "np>=2"
-                    lines.append(f"  [] {due} & pend & lb={str(big).lower()} & {which} & {guard} -> {text};")
+                    lines.append(f"  [] {due} & pend & g={g} & {which} & {guard} -> {text};")
         del pends
         return lines
 

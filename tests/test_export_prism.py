@@ -73,18 +73,22 @@ def test_the_chain_follows_the_definition(exact: dict[str, float]) -> None:
 
 
 def test_the_chain_follows_the_parameters(exact: dict[str, float]) -> None:
+    escalation = f"P({PARAMS.outcomes['escalation']})"
     no_complications = attrs.evolve(
         PARAMS, complications=tuple(attrs.evolve(c, rate=attrs.evolve(c.rate, value=0.0)) for c in PARAMS.complications)
     )
     quiet = storm_values(CohortChain(PATHWAY, no_complications, step=STEP)).values
-    escalation = f"P({PARAMS.outcomes['escalation']})"
-    assert exact[escalation] > 0 and quiet[escalation] == 0.0
+    assert 0 < quiet[escalation] < exact[escalation] - 0.001  # only fever at presentation is left
+    no_fever = attrs.evolve(no_complications, febrile_share=attrs.evolve(PARAMS.febrile_share, value=0.0))
+    calmer = storm_values(CohortChain(PATHWAY, no_fever, step=STEP)).values
+    assert calmer[escalation] < quiet[escalation]
+    always = {
+        name: attrs.evolve(n, value=1.0 if name == "complete" else 0.0)
+        for name, n in PARAMS.groups[next(iter(PARAMS.groups))].first_patch.items()
+    }
     all_complete = attrs.evolve(
         PARAMS,
-        first_patch={k: attrs.evolve(v, value=1.0 if k == "complete" else 0.0) for k, v in PARAMS.first_patch.items()},
-        first_patch_large_bore={
-            k: attrs.evolve(v, value=1.0 if k == "complete" else 0.0) for k, v in PARAMS.first_patch_large_bore.items()
-        },
+        groups={k: attrs.evolve(g, first_patch=always, repeat_patch=always) for k, g in PARAMS.groups.items()},
     )
     relieved = storm_values(CohortChain(PATHWAY, all_complete, step=STEP)).values
     assert relieved["P(refractory_leak)"] == 0.0
@@ -92,9 +96,11 @@ def test_the_chain_follows_the_parameters(exact: dict[str, float]) -> None:
 
 
 def test_cli_export_writes_the_model_atomically(tmp_path: Path) -> None:
-    out = tmp_path / "cohort.prism"
-    result = CliRunner().invoke(main, ["export", "--format", "prism", "--step", str(STEP), "--out", str(out)])
+    result = CliRunner().invoke(main, ["export", "--format", "prism", "--step", str(STEP), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
+    written = [Path(line) for line in result.output.split()]
+    assert [p.name for p in written] == [f"{PATHWAY.id}-cohort-{STEP:g}h.prism"]
+    out = written[0]
     text = out.read_text(encoding="utf-8")
     assert text.splitlines()[3] == "dtmc"
     for state in PATHWAY.final_state_ids:
@@ -102,6 +108,8 @@ def test_cli_export_writes_the_model_atomically(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*.partial"))
     program = stormpy.parse_prism_program(str(out))
     assert program.nr_modules == 1
+    promela = CliRunner().invoke(main, ["export", "--format", "promela", "--out", str(tmp_path)])
+    assert promela.exit_code == 0 and (tmp_path / f"{PATHWAY.id}.pml").read_text(encoding="utf-8").count("ltl ") > 10
 
 
 def test_cli_export_refuses_an_unwritable_place(tmp_path: Path) -> None:

@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from pathway import guards
 from pathway.compiled import MAX_EVENTLESS_CHAIN, CompiledPathway, CompileError
-from pathway.simulate.array_guards import NUM, Col, GuardCompiler, GuardFn
+from pathway.simulate.array_guards import NUM, Col, GuardCompiler
 from pathway.simulate.field_table import FieldTable, pathway_strings
 
 MISSING = np.iinfo(np.int64).min
 """A time that has not happened (no event of that kind yet, state never entered)."""
 US_PER_SECOND = 1_000_000
 
-Candidate = tuple[int, GuardFn | None, int]
+Candidate = tuple[int, "PlanGuard | None", int]
 Stage = tuple[np.ndarray, int]
 """Positions in the batch of the patients that took transition ``int`` at this stage of a send."""
 
@@ -41,7 +42,7 @@ class ArrayMachine:
         table.freeze(codes)
         self.event_code = np.array([codes[name] for name in compiled.event_names], dtype=np.float64)
         compiler = GuardCompiler(compiled.event_names, compiled.state_ids, codes)
-        guard_fns = [None if t.guard is None else compiler.guard(t.guard) for t in pathway.transitions]
+        guard_fns = [None if t.guard is None else PlanGuard(t.guard, compiler, self) for t in pathway.transitions]
         self.n_states, self.n_events = len(compiled.state_ids), len(compiled.event_names)
         self.final = np.array(compiled.final, dtype=bool)
         self.targets = np.array(compiled.targets, dtype=np.int64)
@@ -56,10 +57,81 @@ class ArrayMachine:
                 key = source * self.n_events + compiled.event_index[event]
                 self.cells.setdefault(key, []).append((i, guard_fns[i], compiled.targets[i]))
         self.has_eventless = np.array([bool(cell) for cell in self.eventless], dtype=bool)
+        self.clocked = compiled.clocked_targets  # only the entry times some guard reads are kept
         self.compiler = compiler
 
     def run(self, size: int, vitals: np.ndarray | None = None) -> ArrayRun:
         return ArrayRun(self, size, vitals)
+
+
+class PlanGuard:
+    """A transition's guard for a batch; one that reads nothing but the event is decided once per field set.
+
+    Most guards read only the event (its name and fields), and a batch carries a few
+    dozen distinct field sets, so their value per field set is computed here once
+    and looked up. Field sets with vital signs the guard reads are evaluated per patient.
+    """
+
+    def __init__(self, expr: guards.Expr, compiler: GuardCompiler, machine: ArrayMachine) -> None:
+        self.fn = compiler.guard(expr)
+        self.static: np.ndarray | None = None
+        self.dynamic: np.ndarray | None = None
+        nodes = list(guards.walk(expr, into_predicates=True))
+        if any(isinstance(node, guards.Call) for node in nodes):
+            return
+        table = machine.table
+        plans = np.arange(len(table.plans))
+        dynamic = np.zeros(len(plans), dtype=bool)
+        for node in nodes:
+            if isinstance(node, guards.Field) and node.name in table.columns:
+                slots = table.columns[node.name][3]
+                if slots is not None:
+                    dynamic |= slots >= 0
+        scope = _PlanScope(table, plans, machine.event_code[table.plan_event])
+        try:
+            self.static = np.array(self.fn(scope), dtype=bool)
+        except TypeError:  # e.g. text ordered against a number on a field set the guard never meets
+            return
+        self.dynamic = dynamic if dynamic.any() else None
+
+    def decide(
+        self, run: ArrayRun, patients: np.ndarray, plans: np.ndarray, at: np.ndarray, where: np.ndarray
+    ) -> np.ndarray:
+        """The guard for the patients at positions ``where`` of a batch."""
+        if self.static is None:
+            return self.fn(BatchScope(run, patients[where], plans[where], at[where]))
+        batch_plans = plans[where]
+        mask = self.static[batch_plans]
+        if self.dynamic is not None:
+            drawn = np.flatnonzero(self.dynamic[batch_plans])
+            if drawn.size:
+                picked = where[drawn]
+                mask[drawn] = self.fn(BatchScope(run, patients[picked], plans[picked], at[picked]))
+        return mask
+
+
+class _PlanScope:
+    """Every field set once (no patient): for guards that read only the event."""
+
+    def __init__(self, table: FieldTable, plans: np.ndarray, event_text: np.ndarray) -> None:
+        self.table, self.plans, self.text = table, plans, event_text
+        self.size = len(plans)
+
+    def field(self, name: str) -> Col:
+        return self.table.column(name, self.plans, self.plans, None)
+
+    def event_text(self) -> np.ndarray:
+        return self.text
+
+    def hours_since(self, event: int) -> Col:
+        raise AssertionError("not a guard of the event alone")
+
+    hours_since_entered = hours_since
+
+    def count(self, event: int) -> np.ndarray:
+        raise AssertionError("not a guard of the event alone")
+
+    occurred = count
 
 
 class BatchScope:
@@ -113,6 +185,14 @@ class ArrayRun:
         self.last_at = np.full((size, machine.n_events), MISSING, dtype=np.int64)
         self.entered_at = np.full((size, machine.n_states), MISSING, dtype=np.int64)
 
+    def reset(self, patients: np.ndarray) -> None:
+        """These patients start a new course (an episode) in the initial state, with no facts."""
+        self.state[patients] = self.machine_state[patients] = self.machine.initial
+        self.last_time[patients] = MISSING
+        self.counts[patients] = 0
+        self.last_at[patients] = MISSING
+        self.entered_at[patients] = MISSING
+
     def send(self, patients: np.ndarray, plans: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, list[Stage]]:
         """One event per patient (``patients`` distinct); (accepted mask, transitions taken by accepted patients).
 
@@ -121,29 +201,39 @@ class ArrayRun:
         """
         machine = self.machine
         events = machine.table.plan_event[plans]
-        accepted = np.zeros(len(patients), dtype=bool)
-        in_order = np.flatnonzero(at >= self.last_time[patients])  # MISSING is below any time
-        self.last_time[patients[in_order]] = at[in_order]
-        start = self.machine_state[patients[in_order]]
-        live = ~machine.final[start]
-        pos, states = in_order[live], start[live]
+        size = len(patients)
+        accepted = np.zeros(size, dtype=bool)
+        if (at >= self.last_time[patients]).all():  # the usual case: no event out of time order
+            self.last_time[patients] = at
+            start = self.machine_state[patients]
+            live = ~machine.final[start]
+            pos = np.arange(size) if live.all() else np.flatnonzero(live)
+        else:
+            in_order = np.flatnonzero(at >= self.last_time[patients])  # MISSING is below any time
+            self.last_time[patients[in_order]] = at[in_order]
+            start = self.machine_state[patients]
+            pos = in_order[~machine.final[start[in_order]]]
+        states = start[pos]
         stages: list[Stage] = []
-        states = self._eventless(patients, plans, at, pos, states, stages)
+        dropped = dropped_states = _EMPTY
+        if machine.has_eventless[states].any():
+            states = self._eventless(patients, plans, at, pos, states, stages)
+            open_ = ~machine.final[states]
+            if not open_.all():  # final during the eventless phase: the event is dropped, and accepted
+                dropped, dropped_states = pos[~open_], states[~open_]
+                pos, states = pos[open_], states[open_]
 
-        open_ = ~machine.final[states]
-        dropped, dropped_states = pos[~open_], states[~open_]  # final during the eventless phase: accepted
-        pos, states = pos[open_], states[open_]
         after = states.copy()
         fired = np.zeros(len(pos), dtype=bool)
         keys = states * machine.n_events + events[pos]
-        for key in np.unique(keys).tolist():
-            remaining = np.flatnonzero(keys == key)
+        cells = np.flatnonzero(np.bincount(keys)) if keys.size else _EMPTY
+        for key in cells.tolist():
+            remaining = np.arange(len(keys)) if len(cells) == 1 else np.flatnonzero(keys == key)
             for transition, guard, target in machine.cells.get(key, ()):
                 if guard is None:
                     hit, remaining = remaining, _EMPTY
                 else:
-                    where = pos[remaining]
-                    mask = guard(BatchScope(self, patients[where], plans[where], at[where]))
+                    mask = guard.decide(self, patients, plans, at, pos[remaining])
                     hit, remaining = remaining[mask], remaining[~mask]
                 if hit.size:
                     stages.append((pos[hit], transition))
@@ -151,27 +241,39 @@ class ArrayRun:
                     fired[hit] = True
                 if not remaining.size:
                     break
-        refused = ~fired
-        self.machine_state[patients[pos[refused]]] = states[refused]  # an eventless move before a refusal stays
-        chained = np.flatnonzero(fired)
-        after[chained] = self._eventless(patients, plans, at, pos[chained], after[chained], stages)
+        everyone = fired.all()
+        if not everyone:
+            refused = ~fired
+            self.machine_state[patients[pos[refused]]] = states[refused]  # an eventless move before a refusal stays
+        chained = np.flatnonzero(fired & machine.has_eventless[after])
+        if chained.size:
+            after[chained] = self._eventless(patients, plans, at, pos[chained], after[chained], stages)
 
-        taken_pos = np.concatenate((dropped, pos[fired]))
+        if everyone and not dropped.size:
+            taken_pos, new_states = pos, after
+        else:
+            taken_pos = np.concatenate((dropped, pos[fired]))
+            new_states = np.concatenate((dropped_states, after[fired]))
         accepted[taken_pos] = True
         rows = patients[taken_pos]
-        self.state[rows] = self.machine_state[rows] = np.concatenate((dropped_states, after[fired]))
-        self.counts[rows, events[taken_pos]] += 1
-        self.last_at[rows, events[taken_pos]] = at[taken_pos]
+        self.state[rows] = new_states
+        self.machine_state[rows] = new_states
+        cells_of = rows * machine.n_events + events[taken_pos]
+        self.counts.reshape(-1)[cells_of] += 1
+        self.last_at.reshape(-1)[cells_of] = at[taken_pos]
+        all_accepted = len(taken_pos) == size
         kept: list[Stage] = []
         for where, transition in stages:
-            where = where[accepted[where]]
-            if not where.size:
-                continue
+            if not all_accepted:
+                where = where[accepted[where]]
+                if not where.size:
+                    continue
             kept.append((where, transition))
-            target = machine.targets[transition]
-            entered = self.entered_at[patients[where], target]
-            first = entered == MISSING  # a state's clock starts at its first entry only
-            self.entered_at[patients[where[first]], target] = at[where[first]]
+            if machine.clocked[transition]:
+                target = machine.targets[transition]
+                entered = self.entered_at[patients[where], target]
+                first = where[entered == MISSING]  # a state's clock starts at its first entry only
+                self.entered_at[patients[first], target] = at[first]
         return accepted, kept
 
     def _eventless(
@@ -199,8 +301,7 @@ class ArrayRun:
                     if guard is None:
                         hit, remaining = remaining, _EMPTY
                     else:
-                        where = pos[remaining]
-                        mask = guard(BatchScope(self, patients[where], plans[where], at[where]))
+                        mask = guard.decide(self, patients, plans, at, pos[remaining])
                         hit, remaining = remaining[mask], remaining[~mask]
                     if hit.size:
                         stages.append((pos[hit], transition))

@@ -26,8 +26,7 @@ if TYPE_CHECKING:  # the simulator pulls in numpy and pyarrow: imported when the
 GZIP_ABOVE = 100_000
 """Cohorts larger than this write events.jsonl.gz unless told otherwise."""
 STREAM_FORMATS = frozenset({"jsonl", "fhir"})
-
-
+ENGINES = ("vectorised", "reference", "dask")
 MAX_PATIENTS = 1_000_000_000  # the random streams and counters are sized for this
 
 
@@ -120,10 +119,12 @@ def _results(
 )
 @click.option(
     "--engine",
-    type=click.Choice(["local", "dask"]),
-    default="local",
+    type=click.Choice(ENGINES),
+    default="vectorised",
     show_default=True,
-    help="Local worker processes, or a Dask distributed cluster (needs --scheduler).",
+    help="vectorised: each chunk of patients as arrays, in local worker processes; reference: patient by "
+    "patient (the engine the vectorised one is tested against, byte for byte); dask: the vectorised "
+    "chunks on a Dask distributed cluster (needs --scheduler). The files do not depend on it.",
 )
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Dask scheduler, e.g. tcp://127.0.0.1:8786.")
 @click.option("--events/--no-events", default=True, show_default=True, help="Write the simulated event streams.")
@@ -234,6 +235,7 @@ def simulate(
         compress=compress,
         check_engines=check_engines,
         fhir=fhir,
+        engine="reference" if engine == "reference" else "vectorised",
     )
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
@@ -350,7 +352,7 @@ def _run_info(
     return {
         "command": "simulate",
         **run,
-        "workers": workers if run["engine"] == "local" else None,
+        "workers": workers if run["engine"] != "dask" else None,
         "chunk_size": chunk_size,
         "seconds": round(elapsed, 3),
         "patients_per_second": round(run["patients"] / elapsed, 1) if elapsed else None,
@@ -384,7 +386,7 @@ def _print(
         screen.print(tables.validation_table(report))
         for line in tables.validation_lines(report):
             screen.print(line, markup=False, highlight=False)
-    where = f"{workers} local workers" if engine == "local" else f"dask at {scheduler}"
+    where = f"{workers} local workers, {engine} engine" if engine != "dask" else f"dask at {scheduler}"
     names = ", ".join(p.name for p in output.written)
     screen.print(
         f"{patients:,} patients in {elapsed:.1f} s ({patients / elapsed:,.0f}/s, {where}); files in {out}/: {names}",

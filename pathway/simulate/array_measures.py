@@ -6,6 +6,7 @@ The array counterparts of ``measures.vector``, ``cohort_facts.patient_facts`` an
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,8 @@ _FLAGS = (
     "headache_24h_at_presentation",
     "untreated_7d_after_24h_headache",
 )
+_SPAN = 1 << 42
+"""Packs (puncture kind, minutes within +-2**41) into one int64 key."""
 _COMPLICATION, _ESCALATED, _ON_RETURN = 1 << len(_FLAGS), 1 << (len(_FLAGS) + 1), 1 << (len(_FLAGS) + 2)
 
 
@@ -134,14 +137,17 @@ def add_facts(aggregate: Aggregate, courses: CourseArrays, history: HistoryColum
         aggregate.fact_sets[(p, _names(b, c, ctx))] += count
     first_patch = (courses.t_first_patch - h.t_puncture)[pdph]
     to_resolution = (courses.t_end - h.t_onset)[pdph]
+    counted: dict[tuple[int, str, int], int] = {}
     for name, keep, minutes in (
         ("onset", np.ones(pdph.size, dtype=bool), onset),
         ("puncture_to_first_patch", patches > 0, first_patch),
         ("onset_to_resolution", resolved, to_resolution),
     ):
-        distinct, counts = count_rows(np.column_stack((puncture[keep], minutes[keep])))
-        for (p, m), count in zip(distinct.tolist(), counts.tolist(), strict=True):
-            aggregate.fact_times[(p, name, m)] += count
+        # times take many values: count them with numpy, then hand them over in one dict update
+        packed, counts = np.unique((puncture[keep] + 1) * _SPAN + (minutes[keep] + _SPAN // 2), return_counts=True)
+        keys = zip((packed // _SPAN - 1).tolist(), repeat(name), (packed % _SPAN - _SPAN // 2).tolist(), strict=False)
+        counted.update(zip(keys, counts.tolist(), strict=True))
+    aggregate.fact_times.update(counted)  # a dict update in C when the chunk's Counter is still empty
 
 
 def _names(bits: int, complication: int, ctx: FactContext) -> tuple[str, ...]:

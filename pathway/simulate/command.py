@@ -27,6 +27,7 @@ GZIP_ABOVE = 100_000
 """Cohorts larger than this write events.jsonl.gz unless told otherwise."""
 STREAM_FORMATS = frozenset({"jsonl", "fhir"})
 ENGINES = ("vectorised", "reference", "dask")
+CHUNK = {"vectorised": 20_000, "reference": 5000}
 MAX_PATIENTS = 1_000_000_000  # the random streams and counters are sized for this
 
 
@@ -151,7 +152,13 @@ def _results(
 )
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Draw the PNG plots.")
 @click.option("--summary-only", is_flag=True, help="Same as --no-events --no-tables.")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=5000, show_default=True, help="Patients per task.")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Patients per task (default: {CHUNK['vectorised']:,} for the vectorised engine, whose arrays pay off "
+    f"over more patients, {CHUNK['reference']:,} for the reference). Results do not depend on it.",
+)
 @click.option(
     "--check-engines",
     is_flag=True,
@@ -177,7 +184,7 @@ def simulate(
     tables: bool,
     plots: bool,
     summary_only: bool,
-    chunk_size: int,
+    chunk_size: int | None,
     check_engines: bool,
     quiet: bool,
     pathway: Pathway,
@@ -223,6 +230,7 @@ def simulate(
     events = events and "jsonl" in chosen
     compress = gzip_events if gzip_events is not None else patients > GZIP_ABOVE
     workers = workers or os.cpu_count() or 1
+    chunk_size = chunk_size or CHUNK["reference" if engine == "reference" else "vectorised"]
     spec = cohort.make_spec(
         pathway,
         params_text,

@@ -201,10 +201,12 @@ class CourseArrays:
         return out
 
 
+_BASE_COLUMN = np.array(_BASES, dtype=np.uint64)[:, None]
+
+
 def _extend(prints: np.ndarray, rows: np.ndarray, values: Any) -> None:
     """Append ``values`` to the sequences whose fingerprints are ``prints[:, rows]``."""
     if not len(rows):
         return
     step = np.asarray(values, dtype=np.int64).astype(np.uint64) + np.uint64(1)
-    for k, base in enumerate(_BASES):
-        prints[k, rows] = prints[k, rows] * base + step
+    prints[:, rows] = prints[:, rows] * _BASE_COLUMN + step

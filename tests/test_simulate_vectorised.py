@@ -193,7 +193,7 @@ def test_event_lines_are_the_lines_json_dumps_writes(fields: dict[str, Any], epi
     record |= table.fields(plan, vitals[0].tolist())
     expected = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
     lines = EventLines(pathway.event_names, table)
-    assert lines.text(41, courses.sent, vitals, courses.episode) == expected
+    assert lines.text([patient_id(41)], courses.sent, vitals, courses.episode) == expected
 
 
 def test_course_shapes_by_fingerprint_equal_shapes_by_full_sequence() -> None:

@@ -38,7 +38,7 @@ def count_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows of an int64 matrix and how often each occurs (in no particular order)."""
     if not len(rows) or not rows.shape[1]:
         return rows[:1], np.array([len(rows)] if len(rows) else [], dtype=np.int64)
-    first, inverse, counts = _hash_groups(rows)
+    first, inverse, counts = hash_groups(rows)
     representative = rows[first]
     if not (representative[inverse] == rows).all():  # two different rows with one hash: sort them out exactly
         contiguous = np.ascontiguousarray(rows)
@@ -48,7 +48,7 @@ def count_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return representative, counts
 
 
-def _hash_groups(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def hash_groups(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first row, group of each row, group sizes) by a 64-bit hash of each row."""
     width = rows.shape[1]
     mix = _MIX[np.arange(width) % len(_MIX)] * (np.arange(width, dtype=np.uint64) // len(_MIX) + 1)
@@ -101,7 +101,7 @@ def _shapes(aggregate: Aggregate, courses: CourseArrays, case: np.ndarray, table
     prints = (courses.taken_print[0], courses.accepted_print[0])
     checks = (courses.taken_print[1], courses.accepted_print[1])
     rows = np.column_stack((*head, *lengths, *(p.view(np.int64) for p in prints)))
-    first, inverse, counts = _hash_groups(rows)
+    first, inverse, counts = hash_groups(rows)
     check = np.column_stack((rows, *(c.view(np.int64) for c in checks)))
     if not (check[first][inverse] == check).all():  # a fingerprint collision: fall back to the full sequences
         _shapes_exactly(aggregate, courses, case, table)

@@ -20,7 +20,6 @@ import numpy as np
 from pathway.simulate.cohort import iso
 from pathway.simulate.course_arrays import Log
 from pathway.simulate.field_table import FieldTable, Vital
-from pathway.simulate.tables import patient_id
 
 _HOLE = "\ue000{}\ue000"  # a private-use character: never in a definition's or parameter file's text
 # numpy and strftime write the same text for the years 1000 to 9999 (strftime does not pad 999)
@@ -30,14 +29,20 @@ AT, PATIENT, EPISODE = -1, -2, -3
 """The holes of a line besides the vital signs (which are numbered from 0 by their slot)."""
 
 
+MINUTES_PER_DAY = 24 * 60
+_CLOCK = [f"{m // 60:02d}:{m % 60:02d}:00Z" for m in range(MINUTES_PER_DAY)]
+
+
 def iso_times(minutes: np.ndarray) -> list[str]:
-    """cohort.iso of each minute, for a whole array."""
+    """cohort.iso of each minute, for a whole array: each day's date and each minute's clock made once."""
     if not minutes.size:
         return []
     if int(minutes.min()) < _FIRST_MINUTE or int(minutes.max()) >= _END_MINUTE:
         return [iso(m) for m in minutes.tolist()]
-    text = np.datetime_as_string(minutes.astype("datetime64[m]"), unit="s")
-    return [t + "Z" for t in text.tolist()]
+    day, clock = np.divmod(minutes, MINUTES_PER_DAY)
+    days, which = np.unique(day, return_inverse=True)
+    dates = [d + "T" for d in np.datetime_as_string(days.astype("datetime64[D]")).tolist()]
+    return [dates[d] + _CLOCK[m] for d, m in zip(which.ravel().tolist(), clock.tolist(), strict=True)]
 
 
 Template = tuple[list[str], list[int]]
@@ -79,8 +84,8 @@ class EventLines:
         ]
         self.simple = np.array([len(holes) == 2 for _, holes in self.plain] or [True], dtype=bool)
 
-    def text(self, start: int, sent: Log, vitals: np.ndarray, episodes: np.ndarray) -> str:
-        """The events of patients ``start``.. in order, patient after patient (each line ends in a newline).
+    def text(self, ids: list[str], sent: Log, vitals: np.ndarray, episodes: np.ndarray) -> str:
+        """The events of the patients named ``ids`` in order, patient after patient (each line ends in a newline).
 
         A patient who came back (``episodes`` > 1) has every line labelled with its episode.
         """
@@ -88,23 +93,31 @@ class EventLines:
         rows, _ = np.nonzero(valid)
         plans = sent["plan"][valid]
         times = iso_times(sent["at"][valid])
-        ids = [patient_id(i) for i in range(start, start + len(sent.length))]
         plain = self.plain
         out = [
             plain[p][0][0] + t + plain[p][0][1] + ids[r] + plain[p][0][2]
             for p, t, r in zip(plans.tolist(), times, rows.tolist(), strict=True)
         ]
         labelled = episodes[rows] > 1
-        special = np.flatnonzero(~self.simple[plans] | labelled) if plans.size else np.zeros(0, dtype=np.int64)
-        if special.size:
+        special = ~self.simple[plans] | labelled if plans.size else np.zeros(0, dtype=bool)
+        if special.any():
+            # lines with vital signs or an episode label: per template, its holes filled column by column
             episode = sent["episode"][valid]
-            texts = [[repr(v) for v in row] for row in vitals.tolist()]
-            for k in special.tolist():
-                r = int(rows[k])
-                pieces, holes = (self.labelled if labelled[k] else plain)[int(plans[k])]
-                fill = {AT: times[k], PATIENT: ids[r], EPISODE: str(episode[k])}
-                parts = [pieces[0]]
-                for hole, piece in zip(holes, pieces[1:], strict=True):
-                    parts += [fill[hole] if hole < 0 else texts[r][hole], piece]
-                out[k] = "".join(parts)
+            key = np.where(labelled, plans + len(plain), plans)
+            for which in np.unique(key[special]).tolist():
+                ks = np.flatnonzero(special & (key == which))
+                pieces, holes = self.labelled[which - len(plain)] if which >= len(plain) else plain[which]
+                fmt = "%s".join(piece.replace("%", "%%") for piece in pieces)
+                columns: list[list[str]] = []
+                for hole in holes:
+                    if hole == AT:
+                        columns.append([times[k] for k in ks.tolist()])
+                    elif hole == PATIENT:
+                        columns.append([ids[r] for r in rows[ks].tolist()])
+                    elif hole == EPISODE:
+                        columns.append([str(e) for e in episode[ks].tolist()])
+                    else:
+                        columns.append([repr(v) for v in vitals[rows[ks], hole].tolist()])
+                for k, line in zip(ks.tolist(), (fmt % values for values in zip(*columns, strict=True)), strict=True):
+                    out[k] = line
         return "".join(out)

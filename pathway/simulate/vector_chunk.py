@@ -24,6 +24,7 @@ from pathway.simulate.field_table import FieldTable
 from pathway.simulate.measures import Paired
 from pathway.simulate.natural import HistoryColumns
 from pathway.simulate.output_lines import EventLines
+from pathway.simulate.tables import patient_id
 from pathway.simulate.vector_plans import ClinicianPlans
 from pathway.simulate.vector_tables import VectorTables
 from pathway.simulate.vectorised import ArrayClinician, ImagingKey
@@ -78,6 +79,7 @@ def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
     policies = spec.policies
     result = ChunkResult(start, stop, {}, {}, {}, {})
     runs: list[tuple[str, CourseArrays]] = []
+    ids = [patient_id(i) for i in range(start, stop)] if spec.events or spec.tables else []
     vectors, times = {}, {}
     for policy in policies:
         draws = natural.policy_columns(ctx.params, policy, history.uniforms)
@@ -92,7 +94,7 @@ def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
         result.aggregates[policy] = aggregate
         runs.append((policy, courses))
         if spec.events:
-            text = vec.event_lines.text(start, courses.sent, history.vitals, courses.episode).encode("utf-8")
+            text = vec.event_lines.text(ids, courses.sent, history.vitals, courses.episode).encode("utf-8")
             # gzip members concatenate into one valid gzip file, so chunks compress in the workers
             result.events[policy] = gzip.compress(text, compresslevel=6, mtime=0) if spec.compress else text
     for policy in policies[1:]:
@@ -100,7 +102,7 @@ def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
         array_measures.add_paired(pairs, vectors[policy], vectors[policies[0]])
         array_measures.add_paired_times(pairs, times[policy], times[policies[0]])
     if spec.tables:
-        result.tables = vec.tables.tables(runs, history, spec.events)
+        result.tables = vec.tables.tables(runs, history, ids, spec.events)
     return result
 
 

@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from pathway.simulate.array_aggregate import hash_groups
 from pathway.simulate.cohort import Context
 from pathway.simulate.course_arrays import NONE, CourseArrays
 from pathway.simulate.field_table import FieldTable, Vital
 from pathway.simulate.natural import CASE_NAMES, NEVER, HistoryColumns
 from pathway.simulate.schema import IMAGING_ORDERS, PATIENTS, TableSpec, field_column_name
-from pathway.simulate.tables import MILLIS_PER_MINUTE, patient_id
+from pathway.simulate.tables import MILLIS_PER_MINUTE
 
 Columns = dict[str, pa.Array]
 
@@ -72,19 +73,20 @@ class VectorTables:
         self.order_contrast = np.array([key[1] in ctx.contrast for key in imaging_keys] or [False])
 
     def tables(
-        self, runs: list[tuple[str, CourseArrays]], history: HistoryColumns, events: bool
+        self, runs: list[tuple[str, CourseArrays]], history: HistoryColumns, ids: list[str], events: bool
     ) -> dict[str, pa.Table]:
+        """The chunk's tables; ``ids`` names its patients."""
         out = {
-            "patients": self._patients(runs, history),
-            "imaging_orders": self._imaging(runs),
+            "patients": self._patients(runs, history, ids),
+            "imaging_orders": self._imaging(runs, ids),
         }
         if events:
-            out["events"] = self._events(runs, history.vitals)
+            out["events"] = self._events(runs, history.vitals, ids)
         return out
 
     # ------------------------------------------------------------ patients
 
-    def _patients(self, runs: list[tuple[str, CourseArrays]], h: HistoryColumns) -> pa.Table:
+    def _patients(self, runs: list[tuple[str, CourseArrays]], h: HistoryColumns, ids: list[str]) -> pa.Table:
         policies = len(runs)
         n = len(h)
 
@@ -95,7 +97,6 @@ class VectorTables:
             return np.stack(columns, axis=1).reshape(-1)
 
         kind = np.where(h.puncture >= 0, h.puncture, len(self.gauge) - 1)
-        ids = [patient_id(i) for i in range(h.start, h.start + n)]
         cols: Columns = {
             "patient": strings(both(np.arange(n)), ids),
             "policy": strings(np.tile(np.arange(policies), n), [policy for policy, _ in runs]),
@@ -158,11 +159,9 @@ class VectorTables:
 
     # ------------------------------------------------------------ imaging orders and events
 
-    def _imaging(self, runs: list[tuple[str, CourseArrays]]) -> pa.Table:
+    def _imaging(self, runs: list[tuple[str, CourseArrays]], ids: list[str]) -> pa.Table:
         rows, policy, order, at, episode = _entries(runs, "imaging", ("order", "at", "episode"))
         keys = self.orders
-        start = runs[0][1].start
-        ids = [patient_id(start + j) for j in range(runs[0][1].size)]
         millis, ok = _millis(at, np.ones(at.size, dtype=bool))
         cols: Columns = {
             "patient": strings(rows, ids),
@@ -178,11 +177,9 @@ class VectorTables:
         }
         return _table(IMAGING_ORDERS, cols)
 
-    def _events(self, runs: list[tuple[str, CourseArrays]], vitals: np.ndarray) -> pa.Table:
+    def _events(self, runs: list[tuple[str, CourseArrays]], vitals: np.ndarray, ids: list[str]) -> pa.Table:
         spec = self.ctx.events_spec
         rows, policy, plan, at, ok, episode, state = _entries(runs, "sent", ("plan", "at", "ok", "episode", "state"))
-        start = runs[0][1].start
-        ids = [patient_id(start + j) for j in range(runs[0][1].size)]
         group = np.ones(rows.size, dtype=bool)
         if rows.size:
             group[1:] = (rows[1:] != rows[:-1]) | (policy[1:] != policy[:-1]) | (episode[1:] != episode[:-1])
@@ -257,6 +254,8 @@ def _entries(runs: list[tuple[str, CourseArrays]], log: str, names: tuple[str, .
         rows, _ = np.nonzero(valid)
         parts.append((rows, np.full(rows.size, p), *(entries[name][valid] for name in names)))
     columns = [np.concatenate([part[k] for part in parts]) for k in range(len(names) + 2)]
+    if len(runs) == 1:  # already by patient
+        return tuple(columns)
     order = np.argsort(columns[0] * len(runs) + columns[1], kind="stable")
     return tuple(column[order] for column in columns)
 
@@ -268,15 +267,12 @@ def _distinct_paths(courses: list[CourseArrays], states: list[str]) -> tuple[lis
     for c in courses:
         log = c.entered
         matrix = np.where(log.valid(), log["state"], -1)
-        distinct, inverse = np.unique(matrix, axis=0, return_inverse=True) if matrix.shape[1] else (matrix[:1], None)
-        local = []
-        for row in distinct.tolist():
-            key = tuple(s for s in row if s >= 0)
-            local.append(texts.setdefault(key, len(texts)))
-        if inverse is None:
-            ids.append(np.full(c.size, local[0] if local else texts.setdefault((), len(texts))))
-        else:
-            ids.append(np.array(local)[inverse.ravel()])
+        first, inverse, _ = hash_groups(matrix)
+        rows = matrix[first]
+        if not (rows[inverse] == matrix).all():  # a hash collision: group exactly
+            rows, inverse = np.unique(matrix, axis=0, return_inverse=True)
+        local = [texts.setdefault(tuple(s for s in row if s >= 0), len(texts)) for row in rows.tolist()]
+        ids.append(np.array(local, dtype=np.int64)[inverse.ravel()])
     initial = states[courses[0].initial]
     words = [">".join([initial, *(states[s] for s in key)]) for key in texts]
     return ids, words

@@ -164,15 +164,15 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         if "files" in parts:
             section("every per-patient file: events.jsonl, patients / events / imaging_orders Parquet and CSV")
-            vec = in_process_us("vectorised", 100_000 // scale, base / "files_vec")
-            ref = in_process_us("reference", 100_000 // scale, base / "files_ref")
+            vec = in_process_us("vectorised", 300_000 // scale, base / "files_vec")
+            ref = in_process_us("reference", 300_000 // scale, base / "files_ref")
             print(f"vectorised: {vec:6.2f} us per patient")
             print(f"reference:  {ref:6.2f} us per patient (today): the vectorised engine is {ref / vec:.1f}x faster")
 
         if "run" in parts:
             section("pathway run --json --engine compiled against a json.loads loop (wall, peak RSS)")
             events = base / "events" / "events.jsonl"
-            command = [str(BIN / "pathway"), "simulate", "-n", str(170_000 // scale), "--no-tables", "--no-plots"]
+            command = [str(BIN / "pathway"), "simulate", "-n", str(215_000 // scale), "--no-tables", "--no-plots"]
             subprocess.run([*command, "--no-gzip", "-q", "--out", str(events.parent)], check=True)
             lines = events.read_bytes().splitlines(keepends=True)
             half = base / "half.jsonl"

@@ -73,6 +73,8 @@ def run(engine: str, pathway: Pathway, **options: Any) -> tuple[str, dict[str, A
             files[f"events.{policy}"] = files.get(f"events.{policy}", b"") + blob
         for name, table in result.tables.items():
             files.setdefault(name, []).append(table)
+        for policy, bundles in result.fhir.items():
+            files[f"fhir.{policy}"] = files.get(f"fhir.{policy}", []) + bundles
 
     totals = cohort.run(spec, patients, cohort.local_results(spec, patients, 1, chunk), sink)
     for name in ("patients", "events", "imaging_orders"):
@@ -84,7 +86,8 @@ def run(engine: str, pathway: Pathway, **options: Any) -> tuple[str, dict[str, A
     return summary.dumps(built), files, kept
 
 
-def same_cohort(pathway: Pathway, **options: Any) -> None:
+def same_cohort(pathway: Pathway, **options: Any) -> dict[str, Any]:
+    """Both engines on one cohort; the reference's files (for tests that look further)."""
     reference = run("reference", pathway, **dict(options))
     vectorised = run("vectorised", pathway, **dict(options))
     assert vectorised[0] == reference[0]  # summary.json
@@ -95,6 +98,7 @@ def same_cohort(pathway: Pathway, **options: Any) -> None:
         else:
             assert vectorised[1][name] == expected, name
     assert vectorised[2] == reference[2]
+    return reference[1]
 
 
 DIFFERENTIAL = settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow])
@@ -141,6 +145,14 @@ def test_engines_agree_when_every_course_is_checked() -> None:
     options = {"seed": 3, "patients": 150, "chunk": 50, "policies": POLICIES}
     same_cohort(DEFINITIONS["shipped"], check_engines=True, overrides=FREQUENT, **options)
     same_cohort(DEFINITIONS["shipped"], monitor_all_below=10, monitor_every=7, **options)
+
+
+def test_engines_write_the_same_fhir_bundles() -> None:
+    """simulate --format fhir: one Bundle per episode, return visits included."""
+    options = {"seed": 4, "patients": 60, "chunk": 25, "policies": ("guideline", "dismiss_red_flags")}
+    files = same_cohort(DEFINITIONS["shipped"], fhir=True, overrides=FREQUENT, **options)
+    bundles = files["fhir.dismiss_red_flags"]
+    assert len(bundles) > 60  # one Bundle per episode: some patients came back
 
 
 def test_a_large_cohort_agrees_with_the_chunking_changed() -> None:

@@ -12,6 +12,7 @@ never lays the logs out.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -183,8 +184,12 @@ class CourseArrays:
         """
         return self.courses([j], event_of, fields)[0]
 
-    def courses(self, rows: list[int], event_of: np.ndarray, fields: Any) -> list[Course]:
+    def courses(
+        self, rows: list[int], event_of: np.ndarray, fields: Any, imaging: Sequence[tuple[int, str, str, str]] = ()
+    ) -> list[Course]:
+        """These patients as per-patient ``Course``s; with the imaging keys, their timed imaging lists too."""
         sent, entered = self.sent.lists(rows), self.entered.lists(rows)
+        orders = self.imaging.lists(rows) if imaging else {}
         out = []
         for j in rows:
             course = Course(self.start + j)
@@ -197,6 +202,11 @@ class CourseArrays:
             course.state = int(self.state[j])
             course.rejected = int(self.rejected[j])
             course.episodes = int(self.episode[j])
+            if imaging:
+                mine = orders[j]
+                course.imaging = [
+                    (*imaging[o], m, e) for o, m, e in zip(mine["order"], mine["at"], mine["episode"], strict=True)
+                ]
             out.append(course)
         return out
 

@@ -20,6 +20,7 @@ from pathway.simulate.array_aggregate import add_courses
 from pathway.simulate.array_machine import ArrayMachine
 from pathway.simulate.cohort import ChunkResult, CohortSpec, Context
 from pathway.simulate.course_arrays import CourseArrays
+from pathway.simulate.fhir_records import fhir_lines
 from pathway.simulate.field_table import FieldTable
 from pathway.simulate.measures import Paired
 from pathway.simulate.natural import HistoryColumns
@@ -97,6 +98,12 @@ def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
             text = vec.event_lines.text(ids, courses.sent, history.vitals, courses.episode).encode("utf-8")
             # gzip members concatenate into one valid gzip file, so chunks compress in the workers
             result.events[policy] = gzip.compress(text, compresslevel=6, mtime=0) if spec.compress else text
+        if spec.fhir:  # a FHIR Bundle is built record by record from each course, as the reference builds it
+            every = list(range(courses.size))
+            made = courses.courses(every, vec.table.plan_event, vec.fields(history.vitals), vec.imaging_keys)
+            lines = result.fhir[policy] = []
+            for course in made:
+                lines.extend(fhir_lines(course, cohort.course_events(course, ctx.compiled), ctx.pathway))
     for policy in policies[1:]:
         pairs = result.paired[policy] = Paired()
         array_measures.add_paired(pairs, vectors[policy], vectors[policies[0]])

@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # the simulator pulls in numpy and pyarrow: imported when the
 GZIP_ABOVE = 100_000
 """Cohorts larger than this write events.jsonl.gz unless told otherwise."""
 STREAM_FORMATS = frozenset({"jsonl", "fhir"})
-
-
+ENGINES = ("vectorised", "reference", "dask")
+CHUNK = {"vectorised": 20_000, "reference": 5000}
 MAX_PATIENTS = 1_000_000_000  # the random streams and counters are sized for this
 
 
@@ -120,10 +120,12 @@ def _results(
 )
 @click.option(
     "--engine",
-    type=click.Choice(["local", "dask"]),
-    default="local",
+    type=click.Choice(ENGINES),
+    default="vectorised",
     show_default=True,
-    help="Local worker processes, or a Dask distributed cluster (needs --scheduler).",
+    help="vectorised: each chunk of patients as arrays, in local worker processes; reference: patient by "
+    "patient (the engine the vectorised one is tested against, byte for byte); dask: the vectorised "
+    "chunks on a Dask distributed cluster (needs --scheduler). The files do not depend on it.",
 )
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Dask scheduler, e.g. tcp://127.0.0.1:8786.")
 @click.option("--events/--no-events", default=True, show_default=True, help="Write the simulated event streams.")
@@ -150,7 +152,13 @@ def _results(
 )
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Draw the PNG plots.")
 @click.option("--summary-only", is_flag=True, help="Same as --no-events --no-tables.")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=5000, show_default=True, help="Patients per task.")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Patients per task (default: {CHUNK['vectorised']:,} for the vectorised engine, whose arrays pay off "
+    f"over more patients, {CHUNK['reference']:,} for the reference). Results do not depend on it.",
+)
 @click.option(
     "--check-engines",
     is_flag=True,
@@ -176,7 +184,7 @@ def simulate(
     tables: bool,
     plots: bool,
     summary_only: bool,
-    chunk_size: int,
+    chunk_size: int | None,
     check_engines: bool,
     quiet: bool,
     pathway: Pathway,
@@ -222,6 +230,7 @@ def simulate(
     events = events and "jsonl" in chosen
     compress = gzip_events if gzip_events is not None else patients > GZIP_ABOVE
     workers = workers or os.cpu_count() or 1
+    chunk_size = chunk_size or CHUNK["reference" if engine == "reference" else "vectorised"]
     spec = cohort.make_spec(
         pathway,
         params_text,
@@ -234,6 +243,7 @@ def simulate(
         compress=compress,
         check_engines=check_engines,
         fhir=fhir,
+        engine="reference" if engine == "reference" else "vectorised",
     )
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
@@ -350,7 +360,7 @@ def _run_info(
     return {
         "command": "simulate",
         **run,
-        "workers": workers if run["engine"] == "local" else None,
+        "workers": workers if run["engine"] != "dask" else None,
         "chunk_size": chunk_size,
         "seconds": round(elapsed, 3),
         "patients_per_second": round(run["patients"] / elapsed, 1) if elapsed else None,
@@ -384,7 +394,7 @@ def _print(
         screen.print(tables.validation_table(report))
         for line in tables.validation_lines(report):
             screen.print(line, markup=False, highlight=False)
-    where = f"{workers} local workers" if engine == "local" else f"dask at {scheduler}"
+    where = f"{workers} local workers, {engine} engine" if engine != "dask" else f"dask at {scheduler}"
     names = ", ".join(p.name for p in output.written)
     screen.print(
         f"{patients:,} patients in {elapsed:.1f} s ({patients / elapsed:,.0f}/s, {where}); files in {out}/: {names}",

@@ -213,5 +213,6 @@ LAZY_COMMANDS: dict[str, str] = {
     "verify": "pathway.verify.command:cmd",
     "simulate": "pathway.simulate.command:simulate",
     "report": "pathway.report.command:report",
+    "economics": "pathway.economics.command:economics",
 }
 main.lazy = LAZY_COMMANDS

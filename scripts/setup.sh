@@ -15,5 +15,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[dev,dask,browser]'
+.venv/bin/python -m pip install -q -e '.[dev,dask,browser,economics]'
 echo "setup: ready (.venv/bin/pathway)" >&2

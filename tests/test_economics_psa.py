@@ -1,0 +1,129 @@
+"""The PSA: one draw reproduced by hand, identical bytes whatever the workers, the shapes R's tools read."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from pathway.cli import main
+
+POLICIES = "guideline,reflexive_imaging,dismiss_red_flags"
+PSA = ["simulate", "--psa", "3", "-n", "300", "--seed", "7", "--compare", POLICIES, "-q", "--no-plots"]
+
+
+@pytest.fixture(scope="module")
+def psa_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("psa")
+    result = CliRunner().invoke(main, [*PSA, "--workers", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_draw_fed_to_a_plain_run_gives_the_same_row(psa_dir: Path, tmp_path: Path) -> None:
+    manifest = json.loads((psa_dir / "psa_manifest.json").read_text(encoding="utf-8"))
+    rows = [r for r in _rows(psa_dir / "psa.csv") if r["sample"] == "2"]
+    assert [r["strategy"] for r in rows] == POLICIES.split(",")
+    # every drawn value, as --set assignments: parameter-file paths, and costs.<path> for the cost table
+    assignments = []
+    for factor in manifest["factors"]:
+        for path in factor["paths"]:
+            column = path if factor["file"] == "params" else f"costs.{path}"
+            assignments += ["--set", f"{column}={rows[0][column]}"]
+    plain = CliRunner().invoke(
+        main,
+        [
+            "economics",
+            "evaluate",
+            "-n",
+            "300",
+            "--seed",
+            "7",
+            "--compare",
+            POLICIES,
+            "-q",
+            "--out",
+            str(tmp_path),
+            *assignments,
+        ],
+    )
+    assert plain.exit_code == 0, plain.output
+    report = json.loads((tmp_path / "economics.json").read_text(encoding="utf-8"))
+    for row in rows:
+        figures = report["policies"][row["strategy"]]["per_patient"]
+        # the report rounds to 6 decimals; the PSA row keeps every digit
+        assert round(float(row["costs"]), 6) == figures["cost"]["mean"]
+        for name in ("headache_days", "radiation_msv", "blood_patches", "escalated", "contrast_exposures"):
+            assert round(float(row[name]), 6) == figures[name]["mean"], name
+
+
+def test_the_draws_differ_and_the_patients_do_not(psa_dir: Path) -> None:
+    rows = _rows(psa_dir / "psa.csv")
+    guideline = [r for r in rows if r["strategy"] == "guideline"]
+    assert len({r["costs"] for r in guideline}) == 3  # parameters vary between draws
+    assert len({r["punctures.lp_22g_cutting.pdph"] for r in guideline}) == 3
+    for sample in ("1", "2", "3"):
+        same = [r for r in rows if r["sample"] == sample]
+        # one parameter set per draw: every policy row carries the same drawn values
+        assert len({r["punctures.lp_22g_cutting.pdph"] for r in same}) == 1
+        # reflexive imaging changes no course on the same patients: same headache-days, more cost
+        by = {r["strategy"]: r for r in same}
+        assert by["reflexive_imaging"]["headache_days"] == by["guideline"]["headache_days"]
+        assert float(by["reflexive_imaging"]["costs"]) > float(by["guideline"]["costs"])
+
+
+def test_psa_tables_are_identical_whatever_the_workers(psa_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, [*PSA, "--workers", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for name in ("psa.csv", "psa.parquet", "psa_cost.csv", "psa_parameters.csv", "psa_summary.json", "ceac.csv"):
+        assert (tmp_path / name).read_bytes() == (psa_dir / name).read_bytes(), name
+
+
+def test_long_table_has_the_hesim_columns_and_the_dampack_frames_line_up(psa_dir: Path) -> None:
+    table = pq.read_table(psa_dir / "psa.parquet")
+    for column in ("sample", "strategy_id", "grp_id", "dr", "costs"):
+        assert column in table.column_names
+        assert table.schema.field(column).metadata[b"meaning"]
+    assert table.num_rows == 3 * 3
+    cost_frame = _rows(psa_dir / "psa_cost.csv")
+    assert list(cost_frame[0]) == POLICIES.split(",") and len(cost_frame) == 3
+    long = {(int(r["sample"]), r["strategy"]): r["costs"] for r in _rows(psa_dir / "psa.csv")}
+    for i, frame_row in enumerate(cost_frame, start=1):
+        for policy, value in frame_row.items():
+            assert value == long[(i, policy)]
+    effect = _rows(psa_dir / "psa_effectiveness_escalation_delay_h.csv")
+    delay = {(int(r["sample"]), r["strategy"]): float(r["escalation_delay_h"]) for r in _rows(psa_dir / "psa.csv")}
+    # a measure where less is better is signed so that more is better, as dampack expects
+    assert float(effect[0]["guideline"]) == pytest.approx(-delay[(1, "guideline")])
+    assert len(_rows(psa_dir / "psa_parameters.csv")) == 3
+
+
+def test_summary_intervals_contain_the_means(psa_dir: Path) -> None:
+    summary = json.loads((psa_dir / "psa_summary.json").read_text(encoding="utf-8"))
+    for policy, entry in summary["policies"].items():
+        cost = entry["per_patient"]["costs"]
+        assert cost["low"] <= cost["mean"] <= cost["high"], policy
+    for result in summary["cost_effectiveness"]:
+        for point in result["curve"]:
+            assert sum(point["probability"].values()) == pytest.approx(1.0)
+            assert point["evpi_per_patient"] >= -1e-9
+
+
+def test_psa_refuses_a_cost_table_that_names_an_unknown_event(tmp_path: Path) -> None:
+    from pathway.economics.costs import DEFAULT_COSTS
+
+    broken = tmp_path / "costs.toml"
+    broken.write_text(DEFAULT_COSTS.read_text(encoding="utf-8").replace('event = "reassessment"', 'event = "review"'))
+    result = CliRunner().invoke(main, [*PSA, "--costs", str(broken), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "items.follow_up_visit.on.event" in result.output and "'review'" in result.output
+    assert "Traceback" not in result.output

@@ -10,7 +10,7 @@ from typing import Any
 
 from pathway.economics import analysis, plots, psa
 from pathway.economics.costs import CostTable
-from pathway.economics.ledger import describe
+from pathway.economics.ledger import BINARY, CONDITIONAL_NAMES, describe
 from pathway.economics.model_inputs import Context, EconomicSpec
 
 PER = 1000
@@ -46,10 +46,18 @@ def psa_descriptions(layout: psa.Layout, table: CostTable) -> dict[str, tuple[st
         ),
     }
     for name, (unit, meaning) in describe().items():
-        if name != "cost":
+        if name in BINARY:
+            out[name] = (unit, f"share of {meaning}")
+        elif name in CONDITIONAL_NAMES:
+            out[name] = (unit, f"mean {meaning}")
+        elif name != "cost":
             out[name] = (unit, f"mean per patient: {meaning}")
     for item in table.items:
-        out[f"count_{item.id}"] = ("per patient", f"mean number of '{item.text}' ({item.code}) per patient")
+        times = f", each costing {item.quantity:g} x the amount" if item.quantity != 1 else ""
+        out[f"count_{item.id}"] = (
+            "per patient",
+            f"mean times per patient '{item.text}' ({item.code}) was counted{times}",
+        )
     for file, path in layout.parameters:
         where = "pathway/simulate/params.toml" if file == "params" else "pathway/economics/costs.toml"
         out[psa.column_name(file, path)] = ("", f"the drawn value of `{path}` in {where}")

@@ -127,3 +127,29 @@ def test_psa_refuses_a_cost_table_that_names_an_unknown_event(tmp_path: Path) ->
     assert result.exit_code == 2
     assert "items.follow_up_visit.on.event" in result.output and "'review'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_evaluate_refuses_a_path_that_names_nothing(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["economics", "evaluate", "-n", "20", "-q", "--out", str(tmp_path), "--set", "punctures.lp_99g.pdph=0.3"]
+    )
+    assert result.exit_code == 2
+    assert "punctures.lp_99g" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["economics", "evaluate", "-n", "20", "-q", "--out", str(tmp_path), "--set", "x"])
+    assert result.exit_code == 2 and "PATH=NUMBER" in result.output
+
+
+def test_evaluate_reports_per_patient_and_per_1000_with_intervals(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["economics", "evaluate", "-n", "400", "--seed", "3", "-q", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "economics.json").read_text(encoding="utf-8"))
+    for policy, entry in report["policies"].items():
+        for name in ("cost", "headache_days", "radiation_msv", "contrast_exposures", "escalated"):
+            figure = entry["per_patient"][name]
+            assert figure["low"] <= figure["mean"] <= figure["high"], (policy, name)
+            assert figure["per_1000"] == pytest.approx(figure["mean"] * 1000, abs=1e-3)
+    reflexive = report["policies"]["reflexive_imaging"]["incremental_vs_reference"]
+    assert reflexive["cost"]["low"] > 0 and reflexive["radiation_msv"]["low"] > 0
+    assert reflexive["headache_days"]["mean"] == 0  # imaging changes no course

@@ -56,14 +56,20 @@ def _r(x: float) -> float | None:
     return None if x is None or math.isnan(x) else round(float(x), 6) + 0.0
 
 
+PER = 1000
+
+
 def _spread(values: np.ndarray) -> dict[str, Any]:
+    """Mean and 95 % interval over the draws, per patient and per PER patients."""
     ok = values[~np.isnan(values)]
     if not len(ok):
         return {"mean": None, "low": None, "high": None, "draws": 0}
+    mean, low, high = float(ok.mean()), float(np.percentile(ok, LOW_Q)), float(np.percentile(ok, HIGH_Q))
     return {
-        "mean": _r(float(ok.mean())),
-        "low": _r(float(np.percentile(ok, LOW_Q))),
-        "high": _r(float(np.percentile(ok, HIGH_Q))),
+        "mean": _r(mean),
+        "low": _r(low),
+        "high": _r(high),
+        f"per_{PER}": {"mean": _r(mean * PER), "low": _r(low * PER), "high": _r(high * PER)},
         "draws": len(ok),
     }
 

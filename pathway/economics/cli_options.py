@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -31,14 +32,18 @@ def errors() -> tuple[type[Exception], ...]:
     return (CostError, PathError, UncertaintyError, ParamsError)
 
 
-def spec_options(fn: F) -> F:
+def spec_options(patients: int = 10_000) -> Callable[[F], F]:
     """The options every economic command shares (cohort, data files, where it runs)."""
+    return functools.partial(_with_options, patients=patients)  # type: ignore[return-value]
+
+
+def _with_options(fn: F, patients: int) -> F:
     options = [
         click.option(
             "--patients",
             "-n",
             type=click.IntRange(1, 10_000_000),
-            default=10_000,
+            default=patients,
             show_default=True,
             help="Patients per evaluated parameter set (the same patients in every set).",
         ),

@@ -66,7 +66,7 @@ def economics() -> None:
     metavar="PATH=VALUE",
     help="Set one number: a path of the parameter file, or costs.PATH for the cost table (repeatable).",
 )
-@spec_options
+@spec_options()
 def evaluate(assignments: tuple[str, ...], pathway: Pathway, **options: Any) -> None:
     """Costs and effects per patient and per 1,000 for every policy, with 95 % intervals (one parameter set)."""
     from pathway.economics import evaluate as ev
@@ -136,7 +136,7 @@ def _table(report: dict[str, Any], currency: str) -> Table:
 
 
 @economics.command()
-@spec_options
+@spec_options()
 def tornado(pathway: Pathway, **options: Any) -> None:
     """One-way sensitivity: every factor at its 2.5th and 97.5th percentile, the others at their values."""
     from pathway.economics import model_inputs, outputs, plots, sensitivity
@@ -175,7 +175,7 @@ def tornado(pathway: Pathway, **options: Any) -> None:
     show_default=True,
     help="Saltelli base samples N (a power of 2); N x (factors + 2) parameter sets are evaluated.",
 )
-@spec_options
+@spec_options(patients=2000)
 def sobol(base_samples: int, pathway: Pathway, **options: Any) -> None:
     """Global sensitivity: first-order and total Sobol indices of cost, headache-days and hours to escalation."""
     from pathway.economics import model_inputs, outputs, plots, sensitivity

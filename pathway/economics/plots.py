@@ -6,6 +6,7 @@ the same bytes.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ from matplotlib.figure import Figure
 DPI = 120
 TOP = 15
 """Bars shown in a tornado or Sobol panel (the widest)."""
+
+
+def _wrap(text: str, width: int = 70) -> str:
+    return "\n".join(textwrap.wrap(text, width))
 
 
 def _save(figure: Figure, path: Path) -> Path:
@@ -43,8 +48,8 @@ def ce_plane(
             ax.scatter([np.nanmean(de)], [np.nanmean(dc)], marker="x", s=60, color="black")
         ax.axhline(0, color="grey", lw=0.8)
         ax.axvline(0, color="grey", lw=0.8)
-        sense = "" if effect["better"] == "higher" else " (less is better: axis is the reduction)"
-        ax.set_xlabel(f"incremental {effect['text']}{sense}")
+        what = f"incremental {effect['text']}" if effect["better"] == "higher" else f"reduction in {effect['text']}"
+        ax.set_xlabel(_wrap(f"{what}, per patient"), fontsize=8)
         ax.set_ylabel(f"incremental cost per patient ({currency})")
         ax.set_title("cost-effectiveness plane vs the reference policy")
         ax.legend(fontsize=8)
@@ -58,10 +63,10 @@ def ceac(results: Sequence[dict[str, Any]], path: Path) -> Path:
         wtp = [point["wtp"] for point in result["curve"]]
         policies = list(result["curve"][0]["probability"])
         for policy in policies:
-            ax.plot(wtp, [point["probability"][policy] for point in result["curve"]], label=policy)
+            (line,) = ax.plot(wtp, [point["probability"][policy] for point in result["curve"]], label=policy)
             frontier = [point["wtp"] for point in result["curve"] if point["optimal"] == policy]
             if frontier:
-                ax.plot(frontier, [1.02] * len(frontier), "s", ms=3)
+                ax.plot(frontier, [1.03] * len(frontier), "s", ms=3, color=line.get_color())
         ax.set_ylim(-0.02, 1.06)
         ax.set_xlabel(f"willingness to pay ({result['wtp_unit']})")
         ax.set_ylabel("probability cost-effective")
@@ -79,7 +84,7 @@ def evpi(results: Sequence[dict[str, Any]], currency: str, per: int, path: Path)
         ax.plot(wtp, [point["evpi_per_patient"] * per for point in result["curve"]], color="tab:purple")
         ax.set_xlabel(f"willingness to pay ({result['wtp_unit']})")
         ax.set_ylabel(f"EVPI per {per:,} patients ({currency})")
-        ax.set_title(f"expected value of perfect information: {result['text']}", fontsize=9)
+        ax.set_title(_wrap(f"expected value of perfect information: {result['text']}"), fontsize=8)
     return _save(figure, path)
 
 

@@ -77,9 +77,10 @@ def render(ctx: Context) -> str:
     for f in ctx.factors:
         low, high = f.interval()
         value = ", ".join(_fmt(b) for b in f.base)
-        span = "; ".join(f"{_fmt(a)}-{_fmt(b)}" for a, b in zip(low, high, strict=True))
+        span = "; ".join(f"{_fmt(a)}-{_fmt(b)}" for a, b in list(zip(low, high, strict=True))[: f.dims])
         shape = ", ".join(_fmt(x) for x in f.shape)
         sets = "<br>".join(f"`{_cell(p)}`" for p in f.paths)
+        sets += "".join(f"<br>`{_cell(p)}` (same as `{_cell(f.paths[i])}`)" for p, i in f.followers)
         lines.append(
             f"| `{_cell(f.name)}` | {f.file} | {sets} | {f.kind} ({shape}) | {value} | {span} | {_cell(f.source)} "
             f"| {'yes' if f.derived else 'no'} |"

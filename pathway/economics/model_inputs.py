@@ -85,7 +85,7 @@ class Context:
     def base_values(self) -> Values:
         out: Values = {"params": {}, "costs": {}}
         for factor in self.factors:
-            out[factor.file].update(zip(factor.paths, factor.base, strict=True))
+            out[factor.file].update(zip(factor.all_paths, factor.follow(factor.base), strict=True))
         return out
 
 
@@ -111,7 +111,7 @@ def factor_values(factors: tuple[unc.Uncertain, ...], uniforms: Mapping[str, np.
     out: Values = {"params": {}, "costs": {}}
     for factor in factors:
         drawn = factor.values(uniforms[factor.name])[0]
-        out[factor.file].update((path, float(v)) for path, v in zip(factor.paths, drawn, strict=True))
+        out[factor.file].update((path, float(v)) for path, v in zip(factor.all_paths, drawn, strict=True))
     return out
 
 

@@ -50,7 +50,7 @@ def column_name(file: str, path: str) -> str:
 @functools.cache
 def layout(ctx: Context) -> Layout:
     table = ctx.model().table
-    parameters = tuple((f.file, path) for f in ctx.factors for path in f.paths)
+    parameters = tuple((f.file, path) for f in ctx.factors for path in f.all_paths)
     return Layout(evaluate.columns(table)[1:], parameters)  # the cost is the `costs` column
 
 

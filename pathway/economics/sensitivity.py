@@ -75,7 +75,7 @@ def evaluate_sets(
         simulated[key] = means
         if progress is not None:
             progress(1)
-    base_costs = {path: v for f in ctx.factors if f.file == "costs" for path, v in zip(f.paths, f.base, strict=True)}
+    base_costs = ctx.base_values()["costs"]
     return [reprice(simulated[_sim_key(v)], _prices(ctx, {**base_costs, **v["costs"]})) for v in sets]
 
 
@@ -94,7 +94,7 @@ def tornado_sets(ctx: Context) -> tuple[list[Values], list[tuple[str, str, tuple
     for factor in ctx.factors:
         for end, ends in zip(("low", "high"), factor.interval(), strict=True):
             values = {"params": dict(base["params"]), "costs": dict(base["costs"])}
-            values[factor.file].update(zip(factor.paths, ends, strict=True))
+            values[factor.file].update(zip(factor.all_paths, ends, strict=True))
             sets.append(values)
             labels.append((factor.name, end, ends))
     return sets, labels

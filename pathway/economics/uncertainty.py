@@ -51,14 +51,29 @@ class Uncertain:
     shape: tuple[float, ...]  # beta (a, b); dirichlet alphas; lognormal (median, sigma); gamma (k, theta)
     source: str
     derived: bool
+    followers: tuple[tuple[str, int], ...] = ()  # (path, index of the path it takes its value from)
 
     @property
     def dims(self) -> int:
         """Uniforms one draw takes."""
         return len(self.paths)
 
+    @property
+    def all_paths(self) -> tuple[str, ...]:
+        """The numbers a draw sets: its own paths, then the ones that follow them (``same_as``)."""
+        return self.paths + tuple(path for path, _ in self.followers)
+
+    def with_followers(self, values: np.ndarray) -> np.ndarray:
+        """Append the followers' columns to draws of ``paths``."""
+        if not self.followers:
+            return values
+        return np.column_stack([values, *(values[:, i] for _, i in self.followers)])
+
     def values(self, u: np.ndarray) -> np.ndarray:
-        """Values for each row of uniforms ``u`` (shape (k, dims)) -> shape (k, len(paths))."""
+        """Values for each row of uniforms ``u`` (shape (k, dims)) -> shape (k, len(all_paths))."""
+        return self.with_followers(self._values(u))
+
+    def _values(self, u: np.ndarray) -> np.ndarray:
         u = np.clip(np.asarray(u, dtype=np.float64).reshape(-1, self.dims), 1e-12, 1 - 1e-12)
         if self.kind == "beta":
             return np.asarray(stats.beta.ppf(u, self.shape[0], self.shape[1]))
@@ -76,16 +91,19 @@ class Uncertain:
         others take up the difference in proportion, so the total stays the same.
         """
         if self.kind != "dirichlet":
-            low, high = self.values(np.array([[0.025], [0.975]]))[:, 0]
-            return (float(low),), (float(high),)
+            low, high = self._values(np.array([[0.025], [0.975]]))[:, 0]
+            return self.follow((float(low),)), self.follow((float(high),))
         total, alpha0 = sum(self.base), sum(self.shape)
         ends = []
         for q in (0.025, 0.975):
             first = float(stats.beta.ppf(q, self.shape[0], alpha0 - self.shape[0])) * total
             rest = sum(self.base[1:])
             scale = (total - first) / rest if rest else 0.0
-            ends.append((first, *(b * scale for b in self.base[1:])))
+            ends.append(self.follow((first, *(b * scale for b in self.base[1:]))))
         return ends[0], ends[1]
+
+    def follow(self, values: tuple[float, ...]) -> tuple[float, ...]:
+        return values + tuple(values[i] for _, i in self.followers)
 
 
 def _number(spec: Mapping[str, Any], key: str, fail: Callable[[str], NoReturn], positive: bool = True) -> float:
@@ -211,6 +229,7 @@ def collect(file: str, data: Mapping[str, Any], specs: Mapping[str, Mapping[str,
     """The factors of one data file from ``specs`` (path -> uncertainty table), in the specs' order."""
     factors: list[Uncertain] = []
     groups: dict[str, list[tuple[str, float, Mapping[str, Any]]]] = {}
+    followers: list[tuple[str, float, str]] = []
     for path, spec in specs.items():
         if not isinstance(spec, Mapping):
             raise UncertaintyError(f"{where}: {path}: uncertainty: expected a table")
@@ -218,6 +237,12 @@ def collect(file: str, data: Mapping[str, Any], specs: Mapping[str, Mapping[str,
             base = paths.get(data, path)
         except paths.PathError as err:
             raise UncertaintyError(f"{where}: {err}") from None
+        if "same_as" in spec:
+            unknown = sorted(set(spec) - {"same_as", "source", "derived"})
+            if unknown or not isinstance(spec.get("source"), str):
+                raise UncertaintyError(f"{where}: {path}: uncertainty: same_as takes only a 'source' (and 'derived')")
+            followers.append((path, base, str(spec["same_as"])))
+            continue
         factor = scalar(file, path, base, spec, where)
         if factor is not None:
             factors.append(factor)
@@ -229,7 +254,24 @@ def collect(file: str, data: Mapping[str, Any], specs: Mapping[str, Mapping[str,
             groups[group] = []
             factors.append(Uncertain(group, file, "pending", (), (), (), "", False))  # keeps the group's place
         groups[group].append((path, base, spec))
-    return [dirichlet(file, f.name, groups[f.name], where) if f.kind == "pending" else f for f in factors]
+    built = [dirichlet(file, f.name, groups[f.name], where) if f.kind == "pending" else f for f in factors]
+    return _attach(built, followers, where)
+
+
+def _attach(factors: list[Uncertain], followers: list[tuple[str, float, str]], where: str) -> list[Uncertain]:
+    """Numbers that take the drawn value of another (``same_as``): the same source, drawn once."""
+    out = list(factors)
+    for path, base, leader in followers:
+        for k, factor in enumerate(out):
+            if leader in factor.paths:
+                index = factor.paths.index(leader)
+                if abs(factor.base[index] - base) > 1e-12 * max(1.0, abs(base)):
+                    raise UncertaintyError(f"{where}: {path}: same_as {leader!r}, but {base:g} is not its value")
+                out[k] = attrs.evolve(factor, base=factor.base, followers=(*factor.followers, (path, index)))
+                break
+        else:
+            raise UncertaintyError(f"{where}: {path}: same_as {leader!r}, which has no distribution")
+    return out
 
 
 def in_entries(data: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

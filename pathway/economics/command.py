@@ -78,7 +78,11 @@ def evaluate(assignments: tuple[str, ...], pathway: Pathway, **options: Any) -> 
     values = _assignments(assignments)
     prepare_out(options["out"])
     started = time.perf_counter()
-    totals = run_guarded(lambda: ctx.totals(values), options["scheduler"])
+    from pathway.economics import runner
+
+    # one parameter set: one task, here or on the cluster
+    task = runner.ordered(model_inputs.totals_task, spec, [values], 1, options["scheduler"])
+    totals = run_guarded(lambda: next(iter(task)), options["scheduler"])
     table = ctx.model(values).table
     report = ev.report(totals, table, outputs.PER)
     report.update(

@@ -106,6 +106,11 @@ def context(spec: EconomicSpec) -> Context:
     return _context(spec)
 
 
+def totals_task(spec: EconomicSpec, values: Values) -> evaluate.Totals:
+    """Task: the sums over patients at one parameter set."""
+    return context(spec).totals(values)
+
+
 def factor_values(factors: tuple[unc.Uncertain, ...], uniforms: Mapping[str, np.ndarray]) -> Values:
     """The parameter set given each factor's uniforms."""
     out: Values = {"params": {}, "costs": {}}

@@ -49,7 +49,6 @@ def main() -> None:
     pathway = load()
     params_text, params_file = params_io.read_text()
     costs_text, costs_file = costs_io.read_text()
-    unc_text, unc_file = model_inputs.read_uncertainty()
     spec = model_inputs.EconomicSpec(
         pathway.source_text,
         "pdph.toml",
@@ -57,8 +56,6 @@ def main() -> None:
         params_file,
         costs_text,
         costs_file,
-        unc_text,
-        unc_file,
         seed=1,
         patients=args.patients,
         policies=POLICIES,

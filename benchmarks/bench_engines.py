@@ -46,7 +46,8 @@ def simulated_courses(n: int, seed: int) -> list[list[Event]]:
     clinician = Clinician(compiled, params, "guideline")
     history = draw(params, seed, 0, n)
     draws = policy_draws(params, "guideline", history)
-    return [cohort.course_events(clinician.course(history, j, draws, record=True), compiled) for j in range(n)]
+    courses = (cohort.course_events(clinician.course(history, j, draws, record=True), compiled) for j in range(n))
+    return [events for episodes in courses for events in episodes.values()]  # each episode is a course
 
 
 # ---------------------------------------------------------------- (c) the hand-written baselines
@@ -77,6 +78,7 @@ def dict_table(pathway: Any) -> tuple[Table, dict[str, tuple[tuple[Guard, str], 
             or f.get("mental_status") in ("altered", "obtunded")
             or f.get("seizure")
             or f.get("focal_deficit")
+            or f.get("positional") is False  # [1.1] the headache lost its postural pattern (reassessment only)
         )
 
     flag: tuple[tuple[Guard, str], ...] = ((None, "red_flag_escalation"),)
@@ -87,9 +89,9 @@ def dict_table(pathway: Any) -> tuple[Table, dict[str, tuple[tuple[Guard, str], 
     table[("presentation", "dural_puncture")] = ((None, "presentation"),)
     table[("presentation", "presentation")] = (
         exam,
+        (lambda c, t, e, at, f: f.get("headache") != "orthostatic", "refer_alternative_diagnosis"),  # [1.1] first
         (lambda c, t, e, at, f: "dural_puncture" not in c, "refer_spontaneous_intracranial_hypotension"),
         (lambda c, t, e, at, f: at - t["dural_puncture"] > window, "refer_persistent_headache"),
-        (lambda c, t, e, at, f: f.get("headache") != "orthostatic", "refer_alternative_diagnosis"),
         (None, "conservative_therapy"),
     )
     table[("conservative_therapy", "headache_resolved")] = ((None, "resolved"),)
@@ -118,6 +120,7 @@ def dict_table(pathway: Any) -> tuple[Table, dict[str, tuple[tuple[Guard, str], 
     immediate: dict[str, tuple[tuple[Guard, str], ...]] = {
         "reassessment": (
             (lambda c, t, e, at, f: f.get("headache") == "resolved", "resolved"),
+            (lambda c, t, e, at, f: bool(f.get("debilitating")), "blood_patch"),  # [1.1] even when improving
             (lambda c, t, e, at, f: f.get("headache") == "improving", "conservative_therapy"),
             (lambda c, t, e, at, f: f.get("headache") in ("unchanged", "worse"), "blood_patch"),
         )
@@ -165,6 +168,7 @@ def handler_table(pathway: Any) -> dict[str, dict[str, Callable[..., str | None]
             or f.get("mental_status") in ("altered", "obtunded")
             or f.get("seizure")
             or f.get("focal_deficit")
+            or f.get("positional") is False  # [1.1] the headache lost its postural pattern (reassessment only)
         )
 
     def escalate(c: dict[str, Any], at: int, f: dict[str, Any]) -> str:
@@ -177,12 +181,12 @@ def handler_table(pathway: Any) -> dict[str, dict[str, Callable[..., str | None]
     def present(c: dict[str, Any], at: int, f: dict[str, Any]) -> str:
         if red_flag(f):
             return "red_flag_escalation"
+        if f.get("headache") != "orthostatic":  # [1.1] before timing and puncture
+            return "refer_alternative_diagnosis"
         if "puncture" not in c:
             return "refer_spontaneous_intracranial_hypotension"
         if at - c["puncture"] > window:
             return "refer_persistent_headache"
-        if f.get("headache") != "orthostatic":
-            return "refer_alternative_diagnosis"
         c.setdefault("therapy", at)
         return "conservative_therapy"
 
@@ -196,6 +200,8 @@ def handler_table(pathway: Any) -> dict[str, dict[str, Callable[..., str | None]
         if at - c["therapy"] >= trial:
             if headache == "resolved":
                 return "resolved"
+            if f.get("debilitating"):  # [1.1] a debilitating headache is patched even when improving
+                return "blood_patch"
             if headache == "improving":
                 return "conservative_therapy"
             return "blood_patch"

@@ -214,5 +214,6 @@ LAZY_COMMANDS: dict[str, str] = {
     "simulate": "pathway.simulate.command:simulate",
     "report": "pathway.report.command:report",
     "economics": "pathway.economics.command:economics",
+    "data-dictionary": "pathway.simulate.dictionary:data_dictionary",
 }
 main.lazy = LAZY_COMMANDS

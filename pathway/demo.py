@@ -61,8 +61,8 @@ def demo(ctx: click.Context, out: Path, patients: int, seed: int, pathway: Pathw
     report.html   the protocol committee's report: all of the below on one page
     diagrams/     the pathway (SVG, PNG, DOT, Mermaid) and the cohort's flow over it
     traces/       every example course: its trace (JSON) and its path drawn (SVG)
-    simulation/   a cohort under the guideline and the seed's pitfalls: summary.json,
-                  outcomes, events, plots and a per-1,000-patients comparison
+    simulation/   a cohort under the guideline and the seed's pitfalls: summary.json (95 %
+                  intervals), patient and event tables, plots and the policy comparison
     verify.json   the safety properties, each proven over every reachable situation
     """
     console = Console()

@@ -54,7 +54,9 @@ def test_simulated_vitals_must_be_values_the_pathway_accepts(tmp_path: Path) -> 
     text, _ = params_io.read_text()
     hot = tmp_path / "hot.toml"
     hot.write_text(
-        text.replace("mean = 36.8, sd = 0.3, low = 35.8, high = 37.6", "mean = 56.8, sd = 0.3, low = 55.8, high = 57.6")
+        text.replace(
+            "mean = 36.57, sd = 0.42, low = 34.5, high = 39.5", "mean = 56.8, sd = 0.3, low = 55.8, high = 57.6"
+        )
     )
     result = CliRunner().invoke(
         main, ["simulate", "-n", "10", "-q", "--params", str(hot), "--out", str(tmp_path / "o")]

@@ -83,7 +83,6 @@ def ctx() -> model_inputs.Context:
     from pathway.economics import costs as costs_io
 
     costs_text, costs_file = costs_io.read_text()
-    unc_text, unc_file = model_inputs.read_uncertainty()
     spec = model_inputs.EconomicSpec(
         pathway.source_text,
         "pdph.toml",
@@ -91,8 +90,6 @@ def ctx() -> model_inputs.Context:
         params_file,
         costs_text,
         costs_file,
-        unc_text,
-        unc_file,
         seed=11,
         patients=200,
         policies=POLICIES,

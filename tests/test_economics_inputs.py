@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pathway.economics import costs as costs_io
-from pathway.economics import model_inputs, paths
+from pathway.economics import paths
 from pathway.economics import uncertainty as unc
 from pathway.economics.ledger import ALL_NAMES
 from pathway.loader import load
@@ -22,7 +22,6 @@ from pathway.simulate import params as params_io
 ROOT = Path(__file__).resolve().parents[1]
 COSTS = tomllib.loads(costs_io.DEFAULT_COSTS.read_text(encoding="utf-8"))
 PARAMS = tomllib.loads(params_io.DEFAULT_PARAMS.read_text(encoding="utf-8"))
-OVERLAY = tomllib.loads(model_inputs.DEFAULT_PARAMS_UNCERTAINTY.read_text(encoding="utf-8"))
 EVIDENCE = set(re.findall(r"^## ([a-z][a-z0-9_]*)$", (ROOT / "docs" / "evidence.md").read_text(encoding="utf-8"), re.M))
 
 
@@ -45,22 +44,15 @@ def _cited_ids(text: str) -> set[str]:
     ids = set()
     for source in re.findall(r'source = "([^"]*)"', text):
         for piece in source.split(";"):
+            if ":" not in piece:
+                continue  # a remark after a citation ("...; midpoint"), not a citation
             head = piece.split(":")[0].strip()
             if re.fullmatch(r"[a-z][a-z0-9_]*", head) and head != "assumption":
                 ids.add(head)
     return ids
 
 
-# The parameter-file sources (sjulstad2020, ...) get their evidence entries with the corrected
-# parameter file (issue 9); strict, so the mark must go when they arrive.
-WAITING = pytest.mark.xfail(strict=True, reason="the parameter file's citation entries arrive with issue 9")
-
-
-@pytest.mark.parametrize(
-    "path",
-    [costs_io.DEFAULT_COSTS, pytest.param(model_inputs.DEFAULT_PARAMS_UNCERTAINTY, marks=WAITING)],
-    ids=["costs", "uncertainty"],
-)
+@pytest.mark.parametrize("path", [costs_io.DEFAULT_COSTS, params_io.DEFAULT_PARAMS], ids=["costs", "params"])
 def test_every_source_of_the_economic_data_names_an_evidence_entry(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     missing = _cited_ids(text) - EVIDENCE
@@ -70,7 +62,8 @@ def test_every_source_of_the_economic_data_names_an_evidence_entry(path: Path) -
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ('event = "presentation"', 'event = "arrival"', "items.emergency_visit.on.event: 'arrival' is not an event"),
+        ('event = "reassessment"', 'event = "arrival"', "items.follow_up_visit.on.event: 'arrival' is not an event"),
+        ('episode = "each" }\ncode', 'episode = "some" }\ncode', "items.emergency_visit.on.episode: expected 'each'"),
         ('imaging = "ct_head_without_contrast"', 'imaging = "pet_head"', "items.ct_head.on.imaging: 'pet_head'"),
         ('state = "red_flag_escalation"', 'state = "icu"', "items.admission.on.state: 'icu' is not a state"),
         ('value = 106.20, currency = "USD"', 'value = -5, currency = "USD"', "items.ct_head.amount.value"),
@@ -90,7 +83,7 @@ def test_a_broken_cost_table_is_one_line_naming_the_entry(old: str, new: str, me
 
 def _factors() -> tuple[unc.Uncertain, ...]:
     return (
-        *unc.collect("params", PARAMS, OVERLAY, "uncertainty"),
+        *unc.collect("params", PARAMS, unc.in_entries(PARAMS), "params.toml"),
         *unc.collect("costs", COSTS, unc.in_entries(COSTS), "costs"),
     )
 
@@ -142,8 +135,8 @@ def test_beta_from_counts_is_the_count_itself() -> None:
     assert draws.std() == pytest.approx(math.sqrt(48 * 592 / (640**2 * 641)), rel=0.05)
 
 
-def test_the_overlay_names_numbers_of_the_parameter_file() -> None:
-    for path in OVERLAY:
+def test_paths_name_numbers_of_the_parameter_file() -> None:
+    for path in unc.in_entries(PARAMS):
         paths.get(PARAMS, path)  # raises for a path that names nothing
     changed = paths.with_values(PARAMS, {"punctures.lp_22g_cutting.pdph": 0.5, "onset.after_puncture.median": 20.0})
     assert paths.get(changed, "punctures.lp_22g_cutting.pdph") == 0.5

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
 from pathway.cli import main
+from pathway.economics.costs import DEFAULT_COSTS
+from pathway.loader import load
 
 POLICIES = "guideline,reflexive_imaging,dismiss_red_flags"
 PSA = ["simulate", "--psa", "3", "-n", "300", "--seed", "7", "--compare", POLICIES, "-q", "--no-plots"]
@@ -66,6 +70,55 @@ def test_a_draw_fed_to_a_plain_run_gives_the_same_row(psa_dir: Path, tmp_path: P
             assert round(float(row[name]), 6) == figures[name]["mean"], name
 
 
+def test_a_draw_priced_by_hand_from_the_simulators_own_run(psa_dir: Path, tmp_path: Path) -> None:
+    """The drawn simulator parameters fed to `pathway simulate --set`: its counts, priced at the drawn costs."""
+    manifest = json.loads((psa_dir / "psa_manifest.json").read_text(encoding="utf-8"))
+    rows = {r["strategy"]: r for r in _rows(psa_dir / "psa.csv") if r["sample"] == "3"}
+    any_row = rows["guideline"]
+    assignments = []
+    for factor in manifest["factors"]:
+        if factor["file"] == "params":
+            assignments += [f"--set={path}={any_row[path]}" for path in factor["paths"]]
+    common = ["simulate", "-n", "300", "--seed", "7", "--compare", POLICIES, "--summary-only", "-q", "--no-plots"]
+    result = CliRunner().invoke(main, [*common, "--out", str(tmp_path), *assignments])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    costs = tomllib.loads(DEFAULT_COSTS.read_text(encoding="utf-8"))["items"]
+    pathway = load()
+    for policy, row in rows.items():
+        got = summary["by_policy"][policy]
+        n = got["patients"]
+        returns = got["returns"]
+        entered = {s: got["final_states"].get(s, 0) + returns["final_states"].get(s, 0) for s in pathway.state_ids}
+        figures = got["figures"]
+
+        def count(item: dict[str, Any], got: dict[str, Any] = got, entered: dict[str, int] = entered) -> int:
+            ((trigger, target),) = item["on"].items()
+            if trigger == "episode":
+                return int(got["patients"] + got["returns"]["episodes_count"])
+            if trigger == "event":
+                return int(got["events"][target]["count"])
+            if trigger == "imaging":
+                return int(got["imaging"]["by_code_count"].get(target, 0))
+            if trigger == "state":
+                return entered[target]
+            return sum(entered[s.id] for s in pathway.states if any(r.code == target for r in s.recommendations))
+
+        by_hand = 0.0
+        for item_id, item in costs.items():
+            price = float(row[f"costs.items.{item_id}.amount"])
+            if "quantity" in item:
+                price *= float(row[f"costs.items.{item_id}.quantity"])
+            by_hand += count(item) * price
+        assert float(row["costs"]) == pytest.approx(by_hand / n, rel=1e-9), policy
+        assert float(row["blood_patches"]) * n == pytest.approx(figures["blood_patches_count"])
+        assert float(row["imaging_studies"]) * n == pytest.approx(figures["imaging_studies_count"])
+        assert float(row["contrast_exposures"]) * n == pytest.approx(figures["contrast_exposures_count"])
+        assert float(row["escalated"]) * n == pytest.approx(figures["escalations_count"])
+        # the simulator adds doses in thousandths of a mSv: equal up to that rounding
+        assert float(row["radiation_msv"]) * n == pytest.approx(figures["radiation_msv_total"], abs=1e-3 * n)
+
+
 def test_the_draws_differ_and_the_patients_do_not(psa_dir: Path) -> None:
     rows = _rows(psa_dir / "psa.csv")
     guideline = [r for r in rows if r["strategy"] == "guideline"]
@@ -119,8 +172,6 @@ def test_summary_intervals_contain_the_means(psa_dir: Path) -> None:
 
 
 def test_psa_refuses_a_cost_table_that_names_an_unknown_event(tmp_path: Path) -> None:
-    from pathway.economics.costs import DEFAULT_COSTS
-
     broken = tmp_path / "costs.toml"
     broken.write_text(DEFAULT_COSTS.read_text(encoding="utf-8").replace('event = "reassessment"', 'event = "review"'))
     result = CliRunner().invoke(main, [*PSA, "--costs", str(broken), "--out", str(tmp_path / "o")])

@@ -219,3 +219,18 @@ def test_every_heading_with_an_id_is_one_entry_holding_its_body(entries: dict[st
             if line.strip():
                 assert line.strip() in parsed[ref].markdown
         assert re.sub(r"\s", "", "".join(body)) == re.sub(r"\s", "", parsed[ref].markdown)
+
+
+@needs_dot
+def test_a_real_simulation_shows_every_policy_figure_with_its_interval_and_the_validation(tmp_path: Path) -> None:
+    sim = tmp_path / "sim"
+    args = ["simulate", "-n", "300", "--compare", "guideline,reflexive_imaging", "--validate", "--summary-only", "-q"]
+    assert CliRunner().invoke(main, [*args, "--no-plots", "--out", str(sim)]).exit_code == 0
+    summary = json.loads((sim / "summary.json").read_text(encoding="utf-8"))
+    code, _, page = make_report(tmp_path, "--simulation", str(sim))
+    assert code == 0
+    text = page.words
+    assert "imaging studies per 1000" in text and "measure guideline reflexive imaging" in text
+    rate = summary["by_policy"]["reflexive_imaging"]["figures"]["imaging_studies_per_1000"]
+    assert f"({rate['low']:,.1f} to" in text
+    assert "onset_within_24h_spinal" in text and "lybecker1995" in text

@@ -24,21 +24,30 @@ def test_default_run_writes_every_file(tmp_path: Path) -> None:
     names = {p.name for p in out.iterdir()}
     assert names == {
         "events.jsonl",
-        "outcomes.csv",
+        "events.parquet",
+        "patients.parquet",
+        "patients.csv",
+        "imaging_orders.parquet",
+        "imaging_orders.csv",
         "summary.json",
         "run.json",
+        "policy_comparison.png",
         "time_to_resolution.png",
         "occupancy.png",
         "outcomes.png",
     }
-    for png in ("time_to_resolution.png", "occupancy.png", "outcomes.png"):
+    for png in ("policy_comparison.png", "time_to_resolution.png", "occupancy.png", "outcomes.png"):
         assert (out / png).read_bytes().startswith(PNG)
-    assert len((out / "outcomes.csv").read_text(encoding="utf-8").splitlines()) == 151
+    assert len((out / "patients.csv").read_text(encoding="utf-8").splitlines()) == 151
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     run = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert summary["patients"] == 150 and summary["policy"] == "guideline"
     assert "seconds" in run and "seconds" not in json.dumps(summary)
     assert str(tmp_path) not in (out / "summary.json").read_text(encoding="utf-8")
+    # the manifest lists every other file with its size
+    assert {f["name"]: f["bytes"] for f in run["files"]} == {
+        p.name: p.stat().st_size for p in out.iterdir() if p.name != "run.json"
+    }
     assert "150 patients" in result.stdout
 
 
@@ -50,19 +59,48 @@ def test_summary_only_writes_no_per_patient_files(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
-def test_compare_prints_a_table_per_thousand(tmp_path: Path) -> None:
+def test_compare_prints_every_figure_with_its_interval_for_every_policy(tmp_path: Path) -> None:
     result = simulate(
         "-n", "200", "--compare", "guideline,reflexive_imaging", "--no-plots", "--summary-only", "--out", str(tmp_path)
     )
     assert result.exit_code == 0
-    assert "per 1,000 patients" in result.stdout
-    assert "reflexive_imaging" in result.stdout and "radiation (mSv)" in result.stdout
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert list(summary["by_policy"]) == ["guideline", "reflexive_imaging"]
-    assert (
-        summary["by_policy"]["reflexive_imaging"]["imaging_studies"]
-        > summary["by_policy"]["guideline"]["imaging_studies"]
-    )
+    reflexive, guideline = (summary["by_policy"][p]["figures"] for p in ("reflexive_imaging", "guideline"))
+    assert reflexive["imaging_studies_per_1000"]["low"] > guideline["imaging_studies_per_1000"]["high"]
+    # every printed figure carries its interval: the two policies' imaging rates appear with them
+    for figures in (reflexive, guideline):
+        rate = figures["imaging_studies_per_1000"]
+        assert f"({rate['low']:,.1f}" in result.stdout or f"({rate['low']:.2f}" in result.stdout
+    for label in ("radiation, mSv per 1,000", "hours to resolution, median", "still under care at 72 h"):
+        assert label in result.stdout
+    assert "paired differences from guideline" in result.stdout
+    difference = summary["differences"]["policies"]["reflexive_imaging"]["imaging_studies_per_1000"]
+    assert difference["low"] <= difference["value"] <= difference["high"]
+    assert difference["method"] == "paired_normal"
+
+
+def test_a_single_policy_prints_its_headline_figures(tmp_path: Path) -> None:
+    result = simulate("-n", "200", "--no-plots", "--summary-only", "--out", str(tmp_path))
+    assert result.exit_code == 0
+    labels = ("imaging studies per 1,000", "blood patches per 1,000", "escalations per 1,000", "hours to escalation")
+    for label in labels:
+        assert label in result.stdout
+    assert "paired differences" not in result.stdout
+
+
+def test_a_second_run_never_leaves_files_of_the_first(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    first = simulate("-n", "60", "--compare", "guideline,dismiss_red_flags", "--validate", "--out", str(out), "-q")
+    assert first.exit_code == 0
+    assert (out / "events.dismiss_red_flags.jsonl").exists() and (out / "validation.json").exists()
+    mine = out / "notes.txt"
+    mine.write_text("a researcher's own file", encoding="utf-8")
+    second = simulate("-n", "40", "--summary-only", "--no-plots", "--out", str(out), "-q")
+    assert second.exit_code == 0
+    assert {p.name for p in out.iterdir()} == {"summary.json", "run.json", "notes.txt"}
+    assert mine.read_text(encoding="utf-8") == "a researcher's own file"
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["patients"] == 40
 
 
 @pytest.mark.parametrize(

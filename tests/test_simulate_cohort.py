@@ -76,7 +76,10 @@ def test_summary_contract(checked: dict[str, Any]) -> None:
     for state, counts in checked["time_to_end_hist"]["states"].items():
         assert sum(counts) == checked["final_states"][state]
     quant = checked["time_to_resolution_h"]
-    assert quant["min"] <= quant["p5"] <= quant["p25"] <= quant["p50"] <= quant["p75"] <= quant["p95"] <= quant["max"]
+    median, p95 = quant["p50"], quant["p95"]
+    order = [quant["min"], quant["p5"], quant["p25"], median["value"], quant["p75"], p95["value"], quant["max"]]
+    assert order == sorted(order)
+    assert median["low"] <= median["value"] <= median["high"] and median["n"] == checked["final_states"]["resolved"]
 
 
 def test_summary_is_identical_whatever_the_workers_and_chunks() -> None:
@@ -108,17 +111,21 @@ def test_cli_files_are_identical_with_one_or_two_workers(tmp_path: Path) -> None
     outputs = []
     for workers, chunk in (("1", "50"), ("2", "173")):
         out = tmp_path / f"w{workers}"
-        options = ["--workers", workers, "--chunk-size", chunk, "--out", str(out), "--no-plots", "-q"]
+        options = ["--workers", workers, "--chunk-size", chunk, "--out", str(out), "--no-plots", "-q", "--validate"]
         result = cli(["simulate", "-n", "500", "--seed", "9", *options, "--compare", "guideline,reflexive_imaging"])
         assert result.exit_code == 0, result.output
         outputs.append({p.name: p.read_bytes() for p in out.iterdir() if p.name != "run.json"})
     assert outputs[0] == outputs[1]
     assert set(outputs[0]) == {
         "summary.json",
+        "validation.json",
         "events.jsonl",
-        "outcomes.csv",
         "events.reflexive_imaging.jsonl",
-        "outcomes.reflexive_imaging.csv",
+        "events.parquet",
+        "patients.parquet",
+        "patients.csv",
+        "imaging_orders.parquet",
+        "imaging_orders.csv",
     }
 
 
@@ -128,16 +135,22 @@ def test_events_replay_through_pathway_run_to_the_same_outcomes(tmp_path: Path) 
     assert result.exit_code == 0
     replay = cli(["run", str(out / "events.jsonl"), "--json"])
     assert replay.exit_code == 0  # every simulated event is accepted
-    traces = {t["patient"]: t for t in map(json.loads, replay.stdout.splitlines())}
-    with (out / "outcomes.csv").open(encoding="utf-8") as handle:
+    traces: dict[tuple[str, str | None], Any] = {}
+    for trace in map(json.loads, replay.stdout.splitlines()):
+        traces[(trace["patient"], trace.get("episode"))] = trace
+    with (out / "patients.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == len(traces) == 300
+    assert len(rows) == 300 and {row["policy"] for row in rows} == {"dismiss_red_flags"}
+    assert len(traces) == sum(int(row["episodes"]) for row in rows)
     for row in rows:
-        trace = traces[row["patient"]]
+        trace = traces[(row["patient"], None)]  # the first episode carries no episode label
         assert trace["state"] == row["final_state"]
         assert ">".join(trace["path"]) == row["path"]
         assert len(trace["steps"]) >= len(trace["path"]) - 1
-        assert int(row["events_accepted"]) == len({s["line"] for s in trace["steps"]})
+        episodes = [traces[(row["patient"], None)]] + [
+            traces[(row["patient"], str(k))] for k in range(2, int(row["episodes"]) + 1)
+        ]
+        assert int(row["events_accepted"]) == sum(len({s["line"] for s in t["steps"]}) for t in episodes)
 
 
 def test_gzip_events_hold_the_same_lines(tmp_path: Path) -> None:
@@ -162,6 +175,7 @@ def test_chunks_computed_on_threads_give_the_same_results() -> None:
         alone = cohort.run_chunk(spec, start, stop)
         assert result.events == alone.events
         assert all(result.aggregates[p].shapes == alone.aggregates[p].shapes for p in spec.policies)
+        assert all(result.paired[p].sums == alone.paired[p].sums for p in spec.policies[1:])
 
 
 def test_workers_get_the_definition_that_was_loaded_not_the_file_on_disk() -> None:

@@ -89,7 +89,8 @@ def test_dask_summary_equals_the_local_summary(scheduler: str, tmp_path: Path) -
         main, [*common, "--engine", "dask", "--scheduler", scheduler, "--out", str(tmp_path / "dask")]
     )
     assert remote.exit_code == 0, remote.output
-    for name in ("summary.json", "events.jsonl", "outcomes.csv", "events.dismiss_red_flags.jsonl"):
+    names = ("summary.json", "events.jsonl", "events.dismiss_red_flags.jsonl", "patients.parquet", "events.parquet")
+    for name in (*names, "patients.csv", "imaging_orders.parquet"):
         assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
     run = json.loads((tmp_path / "dask" / "run.json").read_text(encoding="utf-8"))
     assert run["engine"] == "dask" and run["scheduler"] == scheduler

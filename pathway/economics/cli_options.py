@@ -77,13 +77,6 @@ def _with_options(fn: F, patients: int) -> F:
             help="Cost table. Default: the shipped costs.toml.",
         ),
         click.option(
-            "--uncertainty",
-            "uncertainty_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=None,
-            help="Distributions of the parameter file's numbers. Default: the shipped one.",
-        ),
-        click.option(
             "--workers",
             type=click.IntRange(min=1),
             default=None,
@@ -123,7 +116,6 @@ def make_spec(pathway: Pathway, options: dict[str, Any]) -> Any:
     try:
         params_text, params_file = params_io.read_text(options["params_path"])
         costs_text, costs_file = costs_io.read_text(options["costs_path"])
-        unc_text, unc_file = model_inputs.read_uncertainty(options["uncertainty_path"])
         spec = model_inputs.EconomicSpec(
             pathway.source_text,
             Path(pathway.source_path or "pdph.toml").name,
@@ -131,8 +123,6 @@ def make_spec(pathway: Pathway, options: dict[str, Any]) -> Any:
             params_file,
             costs_text,
             costs_file,
-            unc_text,
-            unc_file,
             options["seed"],
             options["patients"],
             policies,

@@ -278,7 +278,6 @@ def data_dictionary(into: Path | None, pathway: Pathway) -> None:
         "policies": DEFAULT_POLICIES,
         "params_path": None,
         "costs_path": None,
-        "uncertainty_path": None,
     }
     text = render(model_inputs.context(make_spec(pathway, options)))
     if into is None:

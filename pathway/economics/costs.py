@@ -17,7 +17,7 @@ import attrs
 from pathway.model import Pathway
 
 DEFAULT_COSTS = Path(__file__).parent / "costs.toml"
-TRIGGERS = ("event", "imaging", "action", "state")
+TRIGGERS = ("event", "imaging", "action", "state", "episode")
 MEASURE_DIRECTIONS = ("higher", "lower")
 
 
@@ -232,6 +232,8 @@ def check_against(table: CostTable, pathway: Pathway, policies: tuple[str, ...])
     imaging = {r.code for s in pathway.states for r in s.recommendations if r.kind == "imaging"}
     for item in table.items:
         entry = f"items.{item.id}.on.{item.trigger}"
+        if item.trigger == "episode" and item.target != "each":
+            _fail(table.file, entry, f"expected 'each' (every episode of a course: a visit), found {item.target!r}")
         if item.trigger == "event" and item.target not in pathway.event_names:
             _fail(table.file, entry, f"{item.target!r} is not an event of pathway {pathway.id!r}")
         if item.trigger == "imaging" and item.target not in imaging:

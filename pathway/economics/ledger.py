@@ -91,8 +91,11 @@ class Ledger:
         self.event_items: list[tuple[int, ...]] = [() for _ in range(n_events)]
         self.state_items: list[tuple[int, ...]] = [() for _ in range(n_states)]
         self.imaging_items: dict[str, tuple[int, ...]] = {}
+        self.episode_items: tuple[int, ...] = ()
         for k, item in enumerate(table.items):
-            if item.trigger == "event":
+            if item.trigger == "episode":
+                self.episode_items += (k,)
+            elif item.trigger == "event":
                 e = compiled.event_index[item.target]
                 self.event_items[e] += (k,)
             elif item.trigger == "imaging":
@@ -109,6 +112,7 @@ class Ledger:
                         self.state_items[s] += (k,)
         self.dose = {rrl: number.value for rrl, number in params.dose_msv.items()}
         self.contrast = frozenset(params.contrast)
+        self.initial = compiled.initial
         self.resolution = compiled.state_index[params.outcomes["resolution"]]
         self.patch = compiled.event_index[params.vocabulary["patch"]]
         self.patch_review = compiled.event_index[params.vocabulary["patch_review"]]
@@ -116,17 +120,12 @@ class Ledger:
         self.width = len(ALL_NAMES) + len(table.items)
 
     def row(self, course: Course, history: NaturalHistory, j: int) -> list[float]:
-        """One patient's row (the course must have been run with its events recorded)."""
-        counts = [0] * len(self.items)
-        for event, _fields in course.accepted:
-            for k in self.event_items[event]:
-                counts[k] += 1
-        for state in course.path:
-            for k in self.state_items[state]:
-                counts[k] += 1
+        """One patient's row, every episode counted (the course must have been run with its events recorded)."""
+        counts = self._counts(course)
         dose = 0.0
         contrast = unrated = 0
-        for _state, code, rating, rrl in course.imaging:
+        for order in course.imaging:  # (state, code, rating, rrl, minute, episode)
+            code, rating, rrl = order[1], order[2], order[3]
             for k in self.imaging_items.get(code, ()):
                 counts[k] += 1
             dose += self.dose[rrl]
@@ -175,6 +174,34 @@ class Ledger:
             hours_to_escalation,
             *counts,
         ]
+
+    def _counts(self, course: Course) -> list[int]:
+        """How often each cost item's event, state or episode trigger fired, in every episode."""
+        counts = [0] * len(self.items)
+        assert course.events is not None
+        for k in self.episode_items:
+            counts[k] += course.episodes
+        for record, accepted in zip(course.events, course.event_accepted, strict=True):
+            if accepted:
+                for k in self.event_items[record[0]]:
+                    counts[k] += 1
+        for state in course.path:  # the first episode, every state passed through
+            for k in self.state_items[state]:
+                counts[k] += 1
+        if course.episodes > 1:  # a return episode: the states its events led to
+            episode, previous = 1, self.initial
+            for record, state in zip(course.events, course.states, strict=True):
+                if record[3] == 1:
+                    continue
+                if record[3] != episode:
+                    episode, previous = record[3], self.initial
+                    for k in self.state_items[previous]:
+                        counts[k] += 1
+                if state != previous:
+                    previous = state
+                    for k in self.state_items[state]:
+                        counts[k] += 1
+        return counts
 
     def _relief(self, course: Course) -> int:
         """When a blood patch ended the headache: the patch before a review of complete relief."""

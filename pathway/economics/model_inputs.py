@@ -14,7 +14,6 @@ import json
 import tomllib
 import zlib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -25,7 +24,6 @@ from pathway.economics import costs as costs_io
 from pathway.economics import evaluate, paths
 from pathway.economics import uncertainty as unc
 
-DEFAULT_PARAMS_UNCERTAINTY = Path(__file__).parent / "params_uncertainty.toml"
 DRAW_STREAM = 0x50534131
 """Tags the parameter-draw streams apart from the patients' streams of the same seed."""
 
@@ -41,8 +39,6 @@ class EconomicSpec:
     params_file: str
     costs_text: str
     costs_file: str
-    uncertainty_text: str
-    uncertainty_file: str
     seed: int
     patients: int
     policies: tuple[str, ...]
@@ -61,15 +57,14 @@ class Context:
         self.compiled: CompiledPathway = evaluate.compiled_pathway(spec.definition_text, spec.definition_file)
         self.params_data = _decode(spec.params_text, spec.params_file)
         self.costs_data = costs_io.decode(spec.costs_text, spec.costs_file)
-        overlay = _decode(spec.uncertainty_text, spec.uncertainty_file) if spec.uncertainty_text else {}
-        param_specs = {**overlay, **unc.in_entries(self.params_data)}
+        param_specs = unc.in_entries(self.params_data)
         self.factors: tuple[unc.Uncertain, ...] = (
-            *unc.collect("params", self.params_data, param_specs, spec.uncertainty_file or spec.params_file),
+            *unc.collect("params", self.params_data, param_specs, spec.params_file),
             *unc.collect("costs", self.costs_data, unc.in_entries(self.costs_data), spec.costs_file),
         )
         names = [f.name for f in self.factors]
         if len(set(names)) != len(names):
-            raise unc.UncertaintyError(f"{spec.uncertainty_file}: two factors share a name")
+            raise unc.UncertaintyError(f"{spec.params_file}: two factors share a name (a dirichlet group and a path?)")
 
     def model(self, values: Values | None = None) -> evaluate.Model:
         values = values or {"params": {}, "costs": {}}
@@ -131,15 +126,6 @@ def draw_uniforms(factors: tuple[unc.Uncertain, ...], seed: int, draw: int) -> d
 def draw(ctx: Context, number: int) -> Values:
     """PSA draw ``number`` (0-based) of a spec's seed."""
     return factor_values(ctx.factors, draw_uniforms(ctx.factors, ctx.spec.seed, number))
-
-
-def read_uncertainty(path: str | Path | None = None) -> tuple[str, str]:
-    target = Path(path) if path is not None else DEFAULT_PARAMS_UNCERTAINTY
-    name = target.name if path is None else str(path)
-    try:
-        return target.read_text(encoding="utf-8"), name
-    except (OSError, UnicodeDecodeError) as err:
-        raise unc.UncertaintyError(f"{name}: cannot read: {getattr(err, 'strerror', None) or err}") from None
 
 
 def column(file: str, path: str) -> str:

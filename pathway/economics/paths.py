@@ -3,13 +3,12 @@
 A path walks table keys; in an array of tables it names the entry by its ``id`` (or its
 index). A path ending on a cited number (a table with ``value``) means that value; a
 number inside a distribution table is named with one more step (``onset.after_puncture.median``).
-These are the paths `pathway simulate --set PATH=VALUE` takes, so a drawn parameter set can be
-replayed as a plain run.
+These are the paths `pathway simulate --set PATH=VALUE` takes (setting goes through that same
+code), so a drawn parameter set can be replayed as a plain run.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -59,12 +58,13 @@ def get(data: Mapping[str, Any], path: str) -> float:
 
 
 def with_values(data: Mapping[str, Any], values: Mapping[str, float]) -> dict[str, Any]:
-    """A copy of ``data`` with each path set to its value (the file's other entries untouched)."""
-    result = copy.deepcopy(dict(data))
-    for path, value in values.items():
-        node, key = _walk(result, path)
-        node[key] = value
-    return result
+    """A copy of ``data`` with each path set to its value: the simulator's `--set`, one assignment per value.
+
+    ``repr`` writes a float's shortest exact form, so the file gets exactly the drawn number.
+    """
+    from pathway.simulate import overrides
+
+    return overrides.apply(dict(data), [f"{path}={float(value)!r}" for path, value in values.items()])
 
 
 def numbers_with(data: Any, key: str, prefix: str = "") -> Iterator[tuple[str, Mapping[str, Any]]]:

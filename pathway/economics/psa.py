@@ -147,8 +147,8 @@ def manifest(spec: EconomicSpec, draws: int, ctx: Context) -> str:
             "name": f.name,
             "file": f.file,
             "dist": f.kind,
-            "paths": list(f.paths),
-            "base": list(f.base),
+            "paths": list(f.all_paths),  # its own, then those that take the same value (same_as)
+            "base": list(f.follow(f.base)),
             "shape": [round(x, 12) for x in f.shape],
             "source": f.source,
             "derived": f.derived,
@@ -162,7 +162,6 @@ def manifest(spec: EconomicSpec, draws: int, ctx: Context) -> str:
         "policies": list(spec.policies),
         "params": spec.params_file,
         "costs": spec.costs_file,
-        "uncertainty": spec.uncertainty_file,
         "factors": factors,
     }
     return json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

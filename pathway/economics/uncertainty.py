@@ -263,8 +263,10 @@ def _attach(factors: list[Uncertain], followers: list[tuple[str, float, str]], w
     out = list(factors)
     for path, base, leader in followers:
         for k, factor in enumerate(out):
-            if leader in factor.paths:
-                index = factor.paths.index(leader)
+            # the leader may itself follow another number: take the value it takes
+            chained = dict(factor.followers)
+            if leader in factor.paths or leader in chained:
+                index = factor.paths.index(leader) if leader in factor.paths else chained[leader]
                 if abs(factor.base[index] - base) > 1e-12 * max(1.0, abs(base)):
                     raise UncertaintyError(f"{where}: {path}: same_as {leader!r}, but {base:g} is not its value")
                 out[k] = attrs.evolve(factor, base=factor.base, followers=(*factor.followers, (path, index)))

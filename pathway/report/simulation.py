@@ -112,9 +112,11 @@ def comparison(summary: dict[str, Any]) -> Table | None:
         return None
     # the run's own policy first, the alternatives after it
     policies = sorted(by_policy, key=lambda name: name != summary.get("policy"))
-    first = by_policy[policies[0]]
+    # a policy's headline figures: its "figures" block when the summary has one, else its top level
+    bodies = {p: by_policy[p].get("figures", by_policy[p]) for p in policies}
+    first = bodies[policies[0]]
     measures = [k for k, v in first.items() if isinstance(v, int | float) or (isinstance(v, dict) and interval(v))]
-    rows = tuple((key.replace("_", " "), *(words(by_policy[p].get(key)) for p in policies)) for key in measures)
+    rows = tuple((key.replace("_", " "), *(words(bodies[p].get(key)) for p in policies)) for key in measures)
     per = summary.get("per")
     caption = f"per {number(per)} patients, the same simulated patients under each policy" if per else ""
     return Table(caption, ("measure", *policies), rows)

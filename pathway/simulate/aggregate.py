@@ -18,7 +18,8 @@ from pathway.simulate.natural import CASE_NAMES
 
 OCCUPANCY_HOURS = 21 * 24
 """State occupancy is counted hourly for three weeks after presentation."""
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+Facts = tuple[list[str], list[tuple[str, int]]]
 
 
 class Aggregate:
@@ -45,6 +46,13 @@ class Aggregate:
         self.imaging: Counter[tuple[int, str, str, str]] = Counter()
         self.patients_imaged = 0
         self.patients_contrast = 0
+        self.returned = 0  # patients who came back after their first episode ended
+        self.return_episodes = 0
+        self.return_final = [0] * n_states  # the state each return episode ended in
+        self.escalated_on_return = 0
+        self.measures: Counter[tuple[int, ...]] = Counter()  # patients per MEASURES vector
+        self.fact_sets: Counter[tuple[int, tuple[str, ...]]] = Counter()  # (puncture, facts) -> patients
+        self.fact_times: Counter[tuple[int, str, int]] = Counter()  # (puncture, time, minutes) -> patients
         self.reviews: Counter[int] = Counter()
         self.patches: Counter[int] = Counter()
         self.occupancy = [[0] * (OCCUPANCY_HOURS + 2) for _ in range(n_states)]
@@ -54,7 +62,16 @@ class Aggregate:
         self.engine_checked = 0
         self.engine_mismatches = 0
 
-    def add(self, course: Course, case: int, counted_fields: list[tuple[str, ...]], contrast: frozenset[str]) -> None:
+    def add(
+        self,
+        course: Course,
+        case: int,
+        counted_fields: list[tuple[str, ...]],
+        contrast: frozenset[str],
+        measures: tuple[int, ...],
+        puncture: int,
+        facts: Facts,
+    ) -> None:
         # Most patients share one of a few hundred course shapes: count the shapes, expand them once later.
         accepted = course.accepted
         shape = (
@@ -86,10 +103,31 @@ class Aggregate:
         if course.imaging:
             self.patients_imaged += 1
             for order in course.imaging:
-                self.imaging[order] += 1
+                self.imaging[order[:4]] += 1
             if any(order[1] in contrast for order in course.imaging):
                 self.patients_contrast += 1
+        if course.return_states:
+            self.returned += 1
+            self.return_episodes += len(course.return_states)
+            for state in course.return_states:
+                self.return_final[state] += 1
+            if course.escalated_episode > 1:
+                self.escalated_on_return += 1
+        self.measures[measures] += 1
+        names, times = facts
+        if names:
+            self.fact_sets[(puncture, tuple(names))] += 1  # one count per patient; split by fact() later
+        for name, minutes in times:
+            self.fact_times[(puncture, name, minutes)] += 1
         self._occupy(course)
+
+    def facts(self) -> Counter[tuple[int, str]]:
+        """Patients per (puncture, fact)."""
+        out: Counter[tuple[int, str]] = Counter()
+        for (puncture, names), count in self.fact_sets.items():
+            for name in names:
+                out[(puncture, name)] += count
+        return out
 
     def expand(self, initial: int, targets: tuple[int, ...]) -> None:
         """Per-patient totals from the course shapes (call once, after the last merge)."""
@@ -151,32 +189,6 @@ class Aggregate:
                     mine[i] += x
             else:
                 setattr(self, name, mine + value)
-
-
-def quantiles(counts: Counter[int], scale: float = 60.0) -> dict[str, Any]:
-    """n, mean and quantiles (linear between order statistics) of integer values, divided by ``scale``."""
-    n = sum(counts.values())
-    if n == 0:
-        return {"n": 0}
-    keys = sorted(counts)
-    out: dict[str, Any] = {"n": n, "mean": round(sum(k * c for k, c in counts.items()) / n / scale, 3)}
-
-    def kth(k: int) -> int:
-        seen = 0
-        for key in keys:
-            seen += counts[key]
-            if seen > k:
-                return key
-        return keys[-1]
-
-    for q in QUANTILES:
-        position = q * (n - 1)
-        lower = int(position)
-        low, high = kth(lower), kth(min(lower + 1, n - 1))
-        out[f"p{round(q * 100)}"] = round((low + (high - low) * (position - lower)) / scale, 3)
-    out["min"] = round(keys[0] / scale, 3)
-    out["max"] = round(keys[-1] / scale, 3)
-    return out
 
 
 def occupancy_series(aggregate: Aggregate, compiled: CompiledPathway) -> dict[str, list[int]]:

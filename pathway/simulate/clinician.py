@@ -8,6 +8,14 @@ reviewed. The pathway alone decides what a review or a patch review means, so no
 threshold of the definition is restated here. Red flags reach the pathway when
 the clinician hears of them (or later, under a policy that dismisses them), or
 as findings at an examination in between if the policy records them.
+
+A complication whose signs show after the course has ended brings the patient
+back: each return visit is a new episode of the same patient (the contract's
+`episode`), which starts with the red flag. A policy that dismisses red flags
+sends the first return(s) home (a presentation without findings, which the
+pathway hands off), and the patient comes back again after its red-flag delay.
+Returns beyond the follow-up horizon are not simulated: those complications are
+never escalated.
 """
 
 from __future__ import annotations
@@ -22,27 +30,34 @@ from pathway.simulate.streams import Slot
 
 US_PER_MINUTE = 60_000_000
 
-ImagingOrder = tuple[int, str, str, str]
-"""(state index, code, rating, rrl) of one imaging study ordered."""
+ImagingOrder = tuple[int, str, str, str, int, int]
+"""(state index, code, rating, rrl, minute, episode) of one imaging study ordered."""
 
 
 class Course:
-    """What happened to one simulated patient."""
+    """What happened to one simulated patient (path, segments and taken: the first episode)."""
 
     __slots__ = (
         "accepted",
         "complication",
+        "episodes",
+        "escalated_episode",
+        "event_accepted",
         "events",
         "imaging",
         "index",
         "patches",
         "path",
         "rejected",
+        "return_events",
+        "return_states",
         "reviews",
         "segments",
         "state",
+        "states",
         "t_end",
         "t_escalated",
+        "t_first_patch",
         "t_manifest",
         "t_present",
         "taken",
@@ -57,7 +72,14 @@ class Course:
         self.rejected = 0
         self.segments: list[tuple[int, int]] = []
         self.imaging: list[ImagingOrder] = []
-        self.events: list[tuple[int, int, dict[str, Any]]] | None = None
+        self.events: list[tuple[int, int, dict[str, Any], int]] | None = None  # (event, minute, fields, episode)
+        self.states: list[int] = []  # the state after each recorded event
+        self.event_accepted: list[bool] = []
+        self.episodes = 1
+        self.return_events = 0  # events accepted in return episodes
+        self.return_states: list[int] = []  # the state each return episode ended in
+        self.escalated_episode = 0
+        self.t_first_patch = 0
         self.t_present = 0
         self.t_end: int | None = None
         self.t_escalated: int | None = None
@@ -94,10 +116,11 @@ class Clinician:
         self.responses = [params.responses[name] for name in RESPONSES]
         self.relief = [params.relief_fields[name] for name in RELIEF]
         self.patch_fields = params.patch_fields
-        self.red_flag = [c.red_flag for c in params.complications]
-        self.exam = [c.exam for c in params.complications]
+        self.signs = [c.signs for c in params.complications]
+        self.debilitating = params.debilitating_fields
         self.improving_within = round(params.improving_within.value * 60)
         self.max_reviews = params.max_reviews
+        self.horizon = round(params.return_horizon_days.value * 24 * 60)
 
         # imaging a clinician orders on entering each state, by the state's own ratings
         policy = self.policy
@@ -130,7 +153,7 @@ class Clinician:
     def course(
         self, history: NaturalHistory, j: int, draws: dict[str, Any], record: bool = False, run: LeanRun | None = None
     ) -> Course:
-        """Patient ``history.start + j`` under this clinician's policy.
+        """Patient ``history.start + j`` under this clinician's policy, every episode.
 
         ``run`` is a LeanRun to reuse (it is reset here); the clinician itself keeps no state,
         so threads (Dask workers run several) can share it.
@@ -145,29 +168,38 @@ class Clinician:
             run.reset()
         course = Course(history.start + j)
         events = course.events = [] if record else None
-        accepted = course.accepted
-        taken = course.taken
-        path = course.path
-        segments = course.segments
+        accepted, taken, path, segments = course.accepted, course.taken, course.path, course.segments
         order_next = 0
+        current = [run.state]  # the state the episode is in (a list: the closure updates it)
 
         def send(event: int, minute: int, fields: dict[str, Any]) -> bool:
             nonlocal order_next
+            outcome = run.send(event, minute * US_PER_MINUTE, fields)
             if events is not None:
-                events.append((event, minute, fields))
-            if run.send(event, minute * US_PER_MINUTE, fields) != ACCEPTED:
+                events.append((event, minute, fields, course.episodes))
+                course.states.append(run.state)
+                course.event_accepted.append(outcome == ACCEPTED)
+            if outcome != ACCEPTED:
                 course.rejected += 1
                 return False
-            accepted.append((event, fields))
+            first = course.episodes == 1
+            if first:
+                accepted.append((event, fields))
+            else:
+                course.return_events += 1
             for index in run.taken:
-                taken.append(index)
+                if first:
+                    taken.append(index)
                 target = targets[index]
-                if target == path[-1]:
+                if target == current[0]:
                     continue
-                path.append(target)
-                segments.append((target, minute))
+                current[0] = target
+                if first:
+                    path.append(target)
+                    segments.append((target, minute))
                 if target == escalation and course.t_escalated is None:
                     course.t_escalated = minute
+                    course.escalated_episode = course.episodes
                 for code, rating, rrl, chance, rec in orders[target]:
                     if rec.when is not None and not rec.applies(fields):
                         continue  # an item for some entries only (e.g. a thunderclap hand-off)
@@ -176,27 +208,44 @@ class Clinician:
                         order_next += 1
                         if u >= chance:
                             continue
-                    course.imaging.append((target, code, rating, rrl))
+                    course.imaging.append((target, code, rating, rrl, minute, course.episodes))
             return True
 
         path.append(run.state)
-        case = history.case[j]
-        puncture = history.puncture[j]
-        t_present = history.t_present[j]
-        course.t_present = t_present
-        complication = history.complication[j]
-        course.complication = complication
+        self._first_episode(course, history, j, draws, send, run)
+        course.state = run.state
+        if final[run.state] and segments:
+            course.t_end = segments[-1][1]
+        if course.complication >= 0 and course.t_escalated is None and course.t_end is not None:
+            self._returns(course, history, j, draws, send, run, current)
+        return course
+
+    def _first_episode(
+        self, course: Course, history: NaturalHistory, j: int, draws: dict[str, Any], send: Any, run: LeanRun
+    ) -> None:
+        final = self.compiled.final
+        case, puncture = history.case[j], history.puncture[j]
+        t_present = course.t_present = history.t_present[j]
+        complication = course.complication = history.complication[j]
         t_manifest = history.t_manifest[j]
         flag_at = NEVER
         exam: dict[str, Any] = {}
+        review: dict[str, Any] = {}
+        red_flag: dict[str, Any] = {}
         if complication >= 0:
+            sign = self.signs[complication][history.sign[j]]
             course.t_manifest = t_manifest
             flag_at = t_manifest + history.notice[j] + draws["flag_delay"][j]
+            red_flag = sign.red_flag
             if self.policy.exam_red_flags:
-                exam = self.exam[complication]
+                exam, review = sign.exam, {**sign.exam, **sign.review}
 
         if puncture >= 0:
             send(self.ev_puncture, history.t_puncture[j], self.puncture_fields[puncture])
+        if flag_at <= t_present and not exam:
+            # the sign brought the patient in and is not an examination finding: the red flag comes first
+            send(self.ev_red_flag, flag_at, red_flag)
+            return
         fields = dict(self.atypical[history.atypical[j]] if case == ATYPICAL else self.typical)
         for name, value in zip(self.vital_names, history.vitals[j], strict=True):
             fields[name] = value
@@ -204,7 +253,7 @@ class Clinician:
             fields.update(exam)
         choice = draws["imaging_choice"][j]
         if choice >= 0:
-            course.imaging.extend(self.at_presentation[choice])
+            course.imaging.extend((*order, t_present, 1) for order in self.at_presentation[choice])
         send(self.ev_present, t_present, fields)
 
         t_resolve = history.t_resolve[j]
@@ -233,7 +282,7 @@ class Clinician:
                 if reported and last <= t_resolve < when:
                     action, when = self.ev_resolution, t_resolve
             if flag_at <= when and flag_at < NEVER:
-                send(self.ev_red_flag, flag_at, self.red_flag[complication])
+                send(self.ev_red_flag, max(flag_at, last), red_flag)
                 last = max(last, flag_at)
                 flag_at = NEVER
                 continue
@@ -243,14 +292,16 @@ class Clinician:
             if action == ev_review:
                 reviews += 1
                 if t_resolve <= when:
-                    response = 0
-                elif t_resolve - when <= self.improving_within:
-                    response = 1
+                    fields = self.responses[0]
                 else:
-                    response = 3 if history.review_worse.item(j, reviews - 1) else 2
-                fields = self.responses[response]
-                if exam and when >= t_manifest:
-                    fields = {**fields, **exam}
+                    if t_resolve - when <= self.improving_within:
+                        response = 1
+                    else:
+                        response = 3 if history.review_worse.item(j, reviews - 1) else 2
+                    debilitating = self.debilitating[int(history.review_debilitating.item(j, reviews - 1))]
+                    fields = {**self.responses[response], **debilitating}
+                if review and when >= t_manifest:
+                    fields = {**fields, **review}
                 if not send(action, when, fields):
                     break
                 next_review = when + history.review_interval.item(j, reviews - 1)
@@ -258,6 +309,8 @@ class Clinician:
             elif action == ev_patch:
                 if not send(action, when, self.patch_fields):
                     break
+                if not patches:
+                    course.t_first_patch = when
                 patches += 1
                 patch_pending = True
                 patch_time = when
@@ -269,7 +322,36 @@ class Clinician:
             elif not send(action, when, {}):
                 break
         course.reviews, course.patches = reviews, patches
-        course.state = run.state
-        if final[run.state] and segments:
-            course.t_end = segments[-1][1]
-        return course
+
+    def _returns(
+        self,
+        course: Course,
+        history: NaturalHistory,
+        j: int,
+        draws: dict[str, Any],
+        send: Any,
+        run: LeanRun,
+        current: list[int],
+    ) -> None:
+        """Return visits for a complication whose signs show (or go on) after the first episode ended."""
+        assert course.t_manifest is not None and course.t_end is not None
+        final = self.compiled.final
+        red_flag = self.signs[course.complication][history.sign[j]].red_flag
+        horizon = course.t_present + self.horizon
+        at = max(course.t_manifest + history.return_delay[j], course.t_end)
+        dismissed = self.policy.dismissed_returns
+        while at <= horizon and course.t_escalated is None:
+            course.episodes += 1
+            run.reset()
+            current[0] = run.state
+            if dismissed:
+                # the red flag put down to a bad PDPH: seen as a headache, no findings recorded. An
+                # episode does not carry the puncture over (contract), so the pathway hands it off.
+                dismissed -= 1
+                send(self.ev_present, at, self.typical)
+                at += draws["flag_delay"][j]
+                if not final[run.state]:  # still under care: the red flag reaches this episode
+                    send(self.ev_red_flag, at, red_flag)
+            else:
+                send(self.ev_red_flag, at, red_flag)
+            course.return_states.append(run.state)

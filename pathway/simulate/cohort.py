@@ -2,26 +2,25 @@
 
 A chunk is a range of patient indices. Whoever computes it, a chunk's result
 depends only on (spec, start, stop), because each patient's random numbers come
-from its own stream (streams.py). Results come back in chunk order, so files
-written from them are identical too, and aggregates are integer sums.
+from its own stream (streams.py). Each patient is run under every policy in turn,
+so the paired differences between policies are taken on the same patient. Results
+come back in chunk order, so files written from them are identical too, and
+aggregates are integer sums.
 """
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
-import io
 import json
-import multiprocessing
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import attrs
+import pyarrow as pa
 
 from pathway import compiled as compiled_engine
 from pathway import engine as psm_engine
@@ -29,41 +28,19 @@ from pathway.compiled import CompiledPathway, LeanRun, compile_pathway
 from pathway.events import Event
 from pathway.loader import loads as load_definition
 from pathway.model import Pathway
-from pathway.simulate import natural
+from pathway.simulate import measures, natural
 from pathway.simulate import params as params_io
 from pathway.simulate.aggregate import Aggregate
 from pathway.simulate.clinician import Clinician, Course
-from pathway.simulate.natural import CASE_NAMES, NaturalHistory
+from pathway.simulate.cohort_facts import FactContext, patient_facts
+from pathway.simulate.measures import MILLI, Paired
 from pathway.simulate.params import SimParams
+from pathway.simulate.schema import events_table
+from pathway.simulate.tables import TableRows, patient_id
 from pathway.trace import Trace
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MonitorFn = Callable[[Pathway, Trace, list[Event]], list[Any]]
-
-OUTCOME_COLUMNS = (
-    "patient",
-    "policy",
-    "case",
-    "puncture",
-    "complication",
-    "final_state",
-    "final",
-    "path",
-    "presented_at",
-    "ended_at",
-    "hours_to_end",
-    "events_accepted",
-    "events_rejected",
-    "reviews",
-    "blood_patches",
-    "imaging_studies",
-    "imaging",
-    "radiation_msv",
-    "contrast_exposures",
-    "complication_at",
-    "escalated_at",
-    "hours_to_escalation",
-)
 
 
 @attrs.frozen
@@ -76,8 +53,9 @@ class CohortSpec:
     params_file: str
     seed: int
     policies: tuple[str, ...]
+    overrides: tuple[str, ...] = ()
     events: bool = False
-    outcomes: bool = False
+    tables: bool = False
     compress: bool = False
     check_engines: bool = False
     monitor_all_below: int = 2000
@@ -98,7 +76,7 @@ class Context:
     def __init__(self, spec: CohortSpec) -> None:
         self.pathway = load_definition(spec.definition_text, spec.definition_file)
         self.compiled: CompiledPathway = compile_pathway(self.pathway)
-        self.params: SimParams = params_io.loads(spec.params_text, spec.params_file)
+        self.params: SimParams = params_io.loads(spec.params_text, spec.params_file, spec.overrides)
         params_io.check_against(self.params, self.pathway)
         self.clinicians = {name: Clinician(self.compiled, self.params, name) for name in spec.policies}
         self.counted_fields: list[tuple[str, ...]] = [
@@ -106,6 +84,14 @@ class Context:
             for name in self.compiled.event_names
         ]
         self.contrast = frozenset(self.params.contrast)
+        self.milli_dose = {rrl: round(number.value * MILLI) for rrl, number in self.params.dose_msv.items()}
+        state = self.compiled.state_index
+        outcomes = self.params.outcomes
+        self.resolution = state[outcomes["resolution"]]
+        self.facts = FactContext(
+            self.resolution, state[outcomes["refractory"]], tuple(c.id for c in self.params.complications)
+        )
+        self.events_spec = events_table(self.pathway)
         self.monitor = find_monitor()
         self.sizes = (
             len(self.compiled.state_ids),
@@ -147,202 +133,144 @@ class ChunkResult:
     start: int
     stop: int
     aggregates: dict[str, Aggregate]
+    paired: dict[str, Paired]
     events: dict[str, bytes]
-    outcomes: dict[str, str]
+    tables: dict[str, pa.Table]
 
 
 # ---------------------------------------------------------------- one chunk
-
-
-def patient_id(index: int) -> str:
-    return f"p{index:07d}"
 
 
 def iso(minute: int) -> str:
     return (EPOCH + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def course_events(course: Course, compiled: CompiledPathway) -> list[Event]:
-    """The events a course sent, as the event reader would produce them (lines from 1)."""
+def episode_label(episode: int, episodes: int) -> str | None:
+    """The `episode` a line carries in the event stream: "1", "2", ... for a patient who came back, else none."""
+    return None if episodes <= 1 else str(episode)
+
+
+def course_events(course: Course, compiled: CompiledPathway) -> dict[int, list[Event]]:
+    """The events a course sent, per episode, as the event reader would produce them (lines from 1)."""
     patient = patient_id(course.index)
     assert course.events is not None
-    return [
-        Event(line, compiled.event_names[event], EPOCH + timedelta(minutes=minute), iso(minute), fields, patient)
-        for line, (event, minute, fields) in enumerate(course.events, start=1)
-    ]
+    by_episode: dict[int, list[Event]] = {}
+    for line, (event, minute, fields, episode) in enumerate(course.events, start=1):
+        at = EPOCH + timedelta(minutes=minute)
+        label = episode_label(episode, course.episodes)
+        record = Event(line, compiled.event_names[event], at, iso(minute), fields, patient, label)
+        by_episode.setdefault(episode, []).append(record)
+    return by_episode
 
 
 def event_lines(course: Course, compiled: CompiledPathway) -> Iterator[str]:
     patient = patient_id(course.index)
     assert course.events is not None
-    for event, minute, fields in course.events:
-        record = {"event": compiled.event_names[event], "at": iso(minute), "patient": patient, **fields}
+    for event, minute, fields, episode in course.events:
+        record: dict[str, Any] = {"event": compiled.event_names[event], "at": iso(minute), "patient": patient}
+        label = episode_label(episode, course.episodes)
+        if label is not None:
+            record["episode"] = label
+        record.update(fields)
         yield json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
-def outcome_row(course: Course, policy: str, history: NaturalHistory, j: int, ctx: Context) -> list[Any]:
-    compiled, params = ctx.compiled, ctx.params
-    dose = sum(params.dose_msv[rrl].value for _, _, _, rrl in course.imaging)
-    puncture = history.puncture[j]
-    final = compiled.final[course.state]
-    hours_to_escalation = ""
-    if course.t_escalated is not None and course.t_manifest is not None:
-        hours_to_escalation = f"{max(course.t_escalated - course.t_manifest, 0) / 60:.2f}"
-    return [
-        patient_id(course.index),
-        policy,
-        CASE_NAMES[history.case[j]],
-        params.punctures[puncture].id if puncture >= 0 else "",
-        params.complications[course.complication].id if course.complication >= 0 else "",
-        compiled.state_ids[course.state],
-        "true" if final else "false",
-        ">".join(compiled.state_ids[s] for s in course.path),
-        iso(course.t_present),
-        iso(course.t_end) if course.t_end is not None else "",
-        f"{(course.t_end - course.t_present) / 60:.2f}" if course.t_end is not None else "",
-        len(course.accepted),
-        course.rejected,
-        course.reviews,
-        course.patches,
-        len(course.imaging),
-        ";".join(f"{compiled.state_ids[s]}:{code}" for s, code, _, _ in course.imaging),
-        f"{dose:.3f}",
-        sum(1 for _, code, _, _ in course.imaging if code in ctx.contrast),
-        iso(course.t_manifest) if course.t_manifest is not None else "",
-        iso(course.t_escalated) if course.t_escalated is not None else "",
-        hours_to_escalation,
-    ]
-
-
 def _check(course: Course, ctx: Context, aggregate: Aggregate, spec: CohortSpec) -> None:
-    """Engine equivalence and runtime monitors on one course's trace."""
-    events = course_events(course, ctx.compiled)
+    """Engine equivalence and runtime monitors on the trace of each of the patient's episodes."""
     patient = patient_id(course.index)
-    trace = compiled_engine.run_course(ctx.pathway, events, patient)
+    monitored = ctx.monitor is not None and spec.monitored(course.index)
+    rejected, mismatch, problems = 0, False, []
+    for episode, events in course_events(course, ctx.compiled).items():
+        label = episode_label(episode, course.episodes)
+        trace = compiled_engine.run_course(ctx.pathway, events, patient, label)
+        rejected += len(trace.rejected)
+        if spec.check_engines:
+            reference = psm_engine.run_course(ctx.pathway, events, patient, label)
+            mismatch = mismatch or reference != trace
+            if episode == 1:
+                lean_path = tuple(ctx.compiled.state_ids[s] for s in course.path)
+                mismatch = mismatch or trace.state != ctx.compiled.state_ids[course.state] or trace.path != lean_path
+        if monitored and ctx.monitor is not None:
+            problems.extend(ctx.monitor(ctx.pathway, trace, events))
     if spec.check_engines:
         aggregate.engine_checked += 1
-        reference = psm_engine.run_course(ctx.pathway, events, patient)
-        lean_path = tuple(ctx.compiled.state_ids[s] for s in course.path)
-        same_lean = trace.state == ctx.compiled.state_ids[course.state] and trace.path == lean_path
-        if reference != trace or not same_lean or len(trace.rejected) != course.rejected:
+        if mismatch or rejected != course.rejected:
             aggregate.engine_mismatches += 1
-    if ctx.monitor is not None and spec.monitored(course.index):
+    if monitored:
         aggregate.monitor_checked += 1
-        problems = ctx.monitor(ctx.pathway, trace, events)
         if problems:
             aggregate.monitor_violations += 1
             if len(aggregate.monitor_examples) < 5:
                 aggregate.monitor_examples.append(f"{patient}: {problems[0]}")
 
 
+def _times(course: Course, ctx: Context) -> tuple[int | None, int | None]:
+    """(minutes from a complication's signs to escalation, minutes from presentation to resolution)."""
+    escalation = None
+    if course.t_escalated is not None and course.t_manifest is not None:
+        escalation = max(course.t_escalated - course.t_manifest, 0)
+    resolution = None
+    if course.state == ctx.resolution and course.t_end is not None:
+        resolution = course.t_end - course.t_present
+    return escalation, resolution
+
+
 def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
-    """Patients start..stop-1 under every policy of the spec."""
+    """Patients start..stop-1, each under every policy of the spec in turn."""
     ctx = context(spec)
     history = natural.draw(ctx.params, spec.seed, start, stop)
-    result = ChunkResult(start, stop, {}, {}, {})
-    counted, contrast = ctx.counted_fields, ctx.contrast
+    policies = spec.policies
+    reference = policies[0]
+    draws = {policy: natural.policy_draws(ctx.params, policy, history) for policy in policies}
+    runs = {policy: LeanRun(ctx.compiled) for policy in policies}  # one per chunk: a chunk runs on one thread
+    aggregates = {policy: ctx.aggregate() for policy in policies}
+    paired = {policy: Paired() for policy in policies[1:]}
+    lines: dict[str, list[str]] = {policy: [] for policy in policies}
+    rows = TableRows(ctx.compiled, ctx.params, ctx.events_spec) if spec.tables else None
+    counted, contrast, milli = ctx.counted_fields, ctx.contrast, ctx.milli_dose
     monitoring = ctx.monitor is not None
-    for policy in spec.policies:
-        clinician = ctx.clinicians[policy]
-        draws = natural.policy_draws(ctx.params, policy, history)
-        aggregate = ctx.aggregate()
-        run = LeanRun(ctx.compiled)  # one per chunk: a chunk runs on one thread
-        lines: list[str] = []
-        rows = io.StringIO()
-        writer = csv.writer(rows, lineterminator="\n")
-        for j in range(stop - start):
-            index = start + j
-            checked = spec.check_engines or (monitoring and spec.monitored(index))
-            course = clinician.course(history, j, draws, record=spec.events or checked, run=run)
-            aggregate.add(course, history.case[j], counted, contrast)
+    for j in range(stop - start):
+        index = start + j
+        checked = spec.check_engines or (monitoring and spec.monitored(index))
+        record = spec.events or checked or rows is not None
+        vectors: dict[str, tuple[int, ...]] = {}
+        times: dict[str, tuple[int | None, int | None]] = {}
+        for policy in policies:
+            course = ctx.clinicians[policy].course(history, j, draws[policy], record=record, run=runs[policy])
+            vector = measures.vector(
+                course.imaging,
+                milli,
+                contrast,
+                course.patches,
+                course.t_escalated is not None,
+                course.complication >= 0,
+            )
+            facts = patient_facts(course, history, j, ctx.facts)
+            aggregates[policy].add(course, history.case[j], counted, contrast, vector, history.puncture[j], facts)
             if checked:
-                _check(course, ctx, aggregate, spec)
+                _check(course, ctx, aggregates[policy], spec)
             if spec.events:
-                lines.extend(event_lines(course, ctx.compiled))
-            if spec.outcomes:
-                writer.writerow(outcome_row(course, policy, history, j, ctx))
-        result.aggregates[policy] = aggregate
-        if spec.events:
-            text = "".join(line + "\n" for line in lines).encode("utf-8")
+                lines[policy].extend(event_lines(course, ctx.compiled))
+            if rows is not None:
+                rows.add(course, policy, history, j)
+            vectors[policy], times[policy] = vector, _times(course, ctx)
+        for policy, pairs in paired.items():
+            pairs.add(vectors[policy], vectors[reference])
+            for k, name in enumerate(measures.PAIRED_TIMES):
+                pairs.add_time(name, times[policy][k], times[reference][k])
+    events: dict[str, bytes] = {}
+    if spec.events:
+        for policy in policies:
+            text = "".join(line + "\n" for line in lines[policy]).encode("utf-8")
             # gzip members concatenate into one valid gzip file, so chunks compress in the workers
-            result.events[policy] = gzip.compress(text, compresslevel=6, mtime=0) if spec.compress else text
-        if spec.outcomes:
-            result.outcomes[policy] = rows.getvalue()
-    return result
+            events[policy] = gzip.compress(text, compresslevel=6, mtime=0) if spec.compress else text
+    tables = rows.tables() if rows is not None else {}
+    if rows is not None and not spec.events:
+        del tables["events"]
+    return ChunkResult(start, stop, aggregates, paired, events, tables)
 
 
 # ---------------------------------------------------------------- a whole cohort
-
-
-def chunks(patients: int, chunk_size: int) -> Iterator[tuple[int, int]]:
-    """Patient index ranges, made as they are needed: memory must not grow with the cohort size."""
-    if patients < 0 or chunk_size < 1:
-        raise ValueError("patients must be >= 0 and chunk size >= 1")
-    return ((a, min(a + chunk_size, patients)) for a in range(0, patients, chunk_size))
-
-
-_WORKER_SPEC: CohortSpec | None = None
-
-
-def _init_worker(spec: CohortSpec) -> None:
-    global _WORKER_SPEC
-    _WORKER_SPEC = spec
-    context(spec)
-
-
-def _worker_chunk(bounds: tuple[int, int]) -> ChunkResult:
-    assert _WORKER_SPEC is not None
-    return run_chunk(_WORKER_SPEC, *bounds)
-
-
-def local_results(spec: CohortSpec, patients: int, workers: int, chunk_size: int) -> Iterator[ChunkResult]:
-    """Chunk results in order, computed here (1 worker) or by a pool of processes."""
-    bounds = chunks(patients, chunk_size)
-    if workers <= 1 or patients <= chunk_size:
-        for start, stop in bounds:
-            yield run_chunk(spec, start, stop)
-        return
-    # fork: workers start in milliseconds and inherit the imported modules
-    pool_context = multiprocessing.get_context("fork")
-    with pool_context.Pool(workers, initializer=_init_worker, initargs=(spec,)) as pool:
-        # a bounded window of chunks in flight (Pool.imap would queue every chunk up front)
-        pending: deque[Any] = deque()
-        for chunk in bounds:
-            pending.append(pool.apply_async(_worker_chunk, (chunk,)))
-            if len(pending) >= 4 * workers:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
-
-
-def run(
-    spec: CohortSpec,
-    patients: int,
-    results: Iterator[ChunkResult],
-    sink: Callable[[ChunkResult], None] | None = None,
-) -> dict[str, Aggregate]:
-    """Merge chunk results (in order) into one aggregate per policy; ``sink`` sees each chunk first."""
-    totals: dict[str, Aggregate] = {}
-    done = 0
-    for result in results:
-        if result.start != done:
-            raise RuntimeError(f"chunk {result.start}..{result.stop} arrived out of order (expected {done})")
-        done = result.stop
-        if sink is not None:
-            sink(result)
-        for policy, aggregate in result.aggregates.items():
-            if policy in totals:
-                totals[policy].merge(aggregate)
-            else:
-                totals[policy] = aggregate
-        result.events.clear()
-        result.outcomes.clear()
-    if done != patients:
-        raise RuntimeError(f"cohort stopped after {done} of {patients} patients")
-    if not totals:
-        ctx = context(spec)
-        totals = {policy: ctx.aggregate() for policy in spec.policies}
-    return totals
 
 
 def make_spec(
@@ -365,3 +293,8 @@ def make_spec(
         policies=policies,
         **options,
     )
+
+
+from pathway.simulate.runner import chunks, local_results, run  # noqa: E402  (the public entry points)
+
+__all__ = ["ChunkResult", "CohortSpec", "chunks", "context", "local_results", "make_spec", "run", "run_chunk"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -16,30 +15,16 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
 from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, definition_option, fail
 from pathway.model import Pathway
 
-if TYPE_CHECKING:  # the simulator pulls in numpy: imported when the command runs, not at CLI start
+if TYPE_CHECKING:  # the simulator pulls in numpy and pyarrow: imported when the command runs, not at CLI start
     from pathway.simulate.cohort import ChunkResult, CohortSpec
     from pathway.simulate.params import SimParams
 
 GZIP_ABOVE = 100_000
 """Cohorts larger than this write events.jsonl.gz unless told otherwise."""
-
-COMPARE_COLUMNS = (
-    ("imaging_studies", "imaging studies"),
-    ("usually_not_appropriate_studies", "of them usually not appropriate"),
-    ("radiation_msv", "radiation (mSv)"),
-    ("contrast_exposures", "contrast exposures"),
-    ("blood_patches", "blood patches"),
-    ("escalations", "escalations"),
-    ("complications", "complications"),
-    ("complications_not_escalated", "complications not escalated"),
-)
-
-
 MAX_PATIENTS = 1_000_000_000  # the random streams and counters are sized for this
 
 
@@ -55,6 +40,17 @@ def _policies(policy: str, compare: str | None, params: SimParams) -> tuple[str,
     return names
 
 
+def _check_scheduler(engine: str, scheduler: str | None) -> None:
+    if engine == "dask" and not scheduler:
+        fail("--engine dask needs --scheduler ADDRESS")
+    if scheduler and engine != "dask":
+        fail("--scheduler is only used with --engine dask")
+    if scheduler:
+        address = re.fullmatch(r"(tcp|tls)://([^:/\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})", scheduler)
+        if address is None or not 0 < int(address.group(3)) < 65536:
+            fail(f"--scheduler {scheduler!r}: expected tcp://HOST:PORT (or tls://), e.g. tcp://127.0.0.1:8786")
+
+
 def _results(
     spec: CohortSpec, patients: int, workers: int, chunk_size: int, engine: str, scheduler: str | None
 ) -> Iterator[ChunkResult]:
@@ -66,37 +62,6 @@ def _results(
     from pathway.simulate.cohort import local_results
 
     return local_results(spec, patients, workers, chunk_size)
-
-
-def compare_table(result: dict[str, Any]) -> Table:
-    """One column per policy, one row per measure (fits a narrow terminal)."""
-    per = result["per"]
-    table = Table(title=f"per {per:,} patients (the same simulated patients under each policy)", header_style="bold")
-    table.add_column("")
-    policies = list(result["by_policy"])
-    for name in policies:
-        table.add_column(name, justify="right")
-    for key, label in COMPARE_COLUMNS:
-        table.add_row(label, *(f"{result['by_policy'][name][key]:,.1f}" for name in policies))
-    cells = []
-    for name in policies:
-        timing = result["by_policy"][name]["time_to_escalation_h"]
-        cells.append(f"{timing['p50']:.1f} / {timing['p95']:.1f}" if timing.get("n") else "-")
-    table.add_row("hours to escalation (median / p95)", *cells)
-    return table
-
-
-def overview(result: dict[str, Any]) -> Table:
-    table = Table(title=f"{result['patients']:,} patients, policy {result['policy']}", header_style="bold")
-    table.add_column("final state")
-    table.add_column("patients", justify="right")
-    table.add_column("share", justify="right")
-    total = max(result["patients"], 1)
-    for state, count in result["final_states"].items():
-        table.add_row(state, f"{count:,}", f"{100 * count / total:.1f}%")
-    for state, count in result["open_states"].items():
-        table.add_row(f"{state} (still open)", f"{count:,}", f"{100 * count / total:.1f}%")
-    return table
 
 
 @click.command()
@@ -120,7 +85,7 @@ def overview(result: dict[str, Any]) -> Table:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("out/simulate"),
     show_default=True,
-    help="Directory for summary.json, run.json, outcomes, events and plots.",
+    help="Directory for the run's files. Files of an earlier simulate run there are replaced, never mixed in.",
 )
 @click.option(
     "--policy",
@@ -138,6 +103,19 @@ def overview(result: dict[str, Any]) -> Table:
     help="Simulation parameter file (TOML). Default: the shipped params.toml.",
 )
 @click.option(
+    "--set",
+    "assignments",
+    metavar="PATH=VALUE",
+    multiple=True,
+    help="Change one parameter for a what-if, e.g. --set complications.meningitis.rate=0.001 "
+    "or --set onset.after_puncture.median=24 (repeatable; validated like the file).",
+)
+@click.option(
+    "--validate",
+    is_flag=True,
+    help="Compare the cohort with published outcomes: validation.json and a table.",
+)
+@click.option(
     "--engine",
     type=click.Choice(["local", "dask"]),
     default="local",
@@ -152,9 +130,14 @@ def overview(result: dict[str, Any]) -> Table:
     default=None,
     help=f"Compress events.jsonl (default: only above {GZIP_ABOVE:,} patients).",
 )
-@click.option("--outcomes/--no-outcomes", default=True, show_default=True, help="Write one CSV row per patient.")
+@click.option(
+    "--tables/--no-tables",
+    default=True,
+    show_default=True,
+    help="Write the patients, imaging_orders (and with --events, events) tables as Parquet and CSV.",
+)
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Draw the PNG plots.")
-@click.option("--summary-only", is_flag=True, help="Same as --no-events --no-outcomes.")
+@click.option("--summary-only", is_flag=True, help="Same as --no-events --no-tables.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=5000, show_default=True, help="Patients per task.")
 @click.option(
     "--check-engines",
@@ -178,13 +161,6 @@ def overview(result: dict[str, Any]) -> Table:
     default=None,
     help="With --psa: the cost table (default: the shipped costs.toml).",
 )
-@click.option(
-    "--uncertainty",
-    "uncertainty_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="With --psa: the parameter distributions (default: the shipped one).",
-)
 @definition_option
 def simulate(
     patients: int,
@@ -194,11 +170,13 @@ def simulate(
     policy: str,
     compare: str | None,
     params_path: Path | None,
+    assignments: tuple[str, ...],
+    validate: bool,
     engine: str,
     scheduler: str | None,
     events: bool,
     gzip_events: bool | None,
-    outcomes: bool,
+    tables: bool,
     plots: bool,
     summary_only: bool,
     chunk_size: int,
@@ -206,16 +184,18 @@ def simulate(
     quiet: bool,
     psa_draws: int | None,
     costs_path: Path | None,
-    uncertainty_path: Path | None,
     pathway: Pathway,
 ) -> None:
     """Simulate N patients presenting with a headache after a dural puncture.
 
     A stochastic generator draws each patient's natural history from the parameter
     file (every number cited), a simulated clinician sends the events of the contract
-    section 3 under the chosen policy, and the pathway decides every state. Runs are
-    reproducible: the same seed gives the same summary.json whatever the workers,
-    chunk size or engine. events.jsonl replays through `pathway run` to the same outcomes.
+    (section 3) under the chosen policy, and the pathway decides every state. Every
+    figure comes with a 95 % interval and its n; --compare runs the same patients
+    under several policies and adds their paired differences. Runs are reproducible:
+    the same seed gives the same files whatever the workers, chunk size or engine.
+    events.jsonl replays through `pathway run` to the same outcomes. See
+    docs/simulation.md and docs/data-dictionary.md.
 
     \b
     Exit status:
@@ -228,6 +208,8 @@ def simulate(
 
         if engine == "dask" and not scheduler:
             fail("--engine dask needs --scheduler ADDRESS")
+        if assignments:
+            fail("--set does not combine with --psa (the draws set the numbers): edit a copy of the parameter file")
         run_psa(
             pathway,
             psa_draws,
@@ -237,7 +219,6 @@ def simulate(
                 "policies": compare or DEFAULT_POLICIES,
                 "params_path": params_path,
                 "costs_path": costs_path,
-                "uncertainty_path": uncertainty_path,
                 "workers": workers,
                 "scheduler": scheduler if engine == "dask" else None,
                 "out": out,
@@ -246,29 +227,24 @@ def simulate(
             },
         )
         sys.exit(EXIT_OK)
-    if costs_path is not None or uncertainty_path is not None:
-        fail("--costs and --uncertainty are used with --psa only")
+    if costs_path is not None:
+        fail("--costs is used with --psa only")
     from pathway.simulate import cohort, summary
     from pathway.simulate import params as params_io
-    from pathway.simulate.output import CohortFiles
+    from pathway.simulate.output import CohortFiles, OutputDir
+    from pathway.simulate.schema import IMAGING_ORDERS, PATIENTS, events_table
 
     try:
         params_text, params_name = params_io.read_text(params_path)
-        params = params_io.loads(params_text, params_name)
+        params = params_io.loads(params_text, params_name, assignments)
         params_io.check_against(params, pathway)
     except params_io.ParamsError as err:
         fail(str(err))
     policies = _policies(policy, compare, params)
-    if engine == "dask" and not scheduler:
-        fail("--engine dask needs --scheduler ADDRESS")
-    if scheduler and engine != "dask":
-        fail("--scheduler is only used with --engine dask")
-    if scheduler:
-        address = re.fullmatch(r"(tcp|tls)://([^:/\s]+|\[[0-9a-fA-F:]+\]):(\d{1,5})", scheduler)
-        if address is None or not 0 < int(address.group(3)) < 65536:
-            fail(f"--scheduler {scheduler!r}: expected tcp://HOST:PORT (or tls://), e.g. tcp://127.0.0.1:8786")
+    _check_scheduler(engine, scheduler)
+    targets = _targets(params, pathway) if validate else ()
     if summary_only:
-        events = outcomes = False
+        events = tables = False
     compress = gzip_events if gzip_events is not None else patients > GZIP_ABOVE
     workers = workers or os.cpu_count() or 1
     spec = cohort.make_spec(
@@ -277,15 +253,23 @@ def simulate(
         params_name,
         seed,
         policies,
+        overrides=assignments,
         events=events,
-        outcomes=outcomes,
+        tables=tables,
         compress=compress,
         check_engines=check_engines,
     )
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
+    output = OutputDir(out)
+    schemas = {}
+    if tables:
+        schemas = {"patients": PATIENTS.schema(), "imaging_orders": IMAGING_ORDERS.schema()}
+        if events:
+            schemas["events"] = events_table(pathway).schema()
     try:
-        files = CohortFiles(out, policies, events, outcomes, compress)
+        output.prepare()
+        files = CohortFiles(output, policies, events, compress, schemas)
     except OSError as err:
         fail(f"{out}: {err.strerror or err}")
     progress = Progress(
@@ -306,59 +290,127 @@ def simulate(
         progress.refresh()
 
     try:
-        with files, progress:
+        with progress:
             totals = cohort.run(spec, patients, _results(spec, patients, workers, chunk_size, engine, scheduler), sink)
-    except OSError as err:  # e.g. the disk filled up while writing
-        fail(f"{out}: {err.strerror or err}")
-    except (OverflowError, ValueError) as err:  # parameters that put simulated times out of range
-        fail(f"the parameters give values out of range ({err}); check the time distributions in the parameter file")
-    except Exception as err:  # a worker or cluster failure: one line, not a traceback
-        from pathway.simulate.dask_backend import DaskUnavailable
-
-        if isinstance(err, DaskUnavailable) or engine == "dask":
-            fail(f"dask: {err}" if str(err) else f"dask: {type(err).__name__}")
+        files.close()
+    except BaseException as err:
+        files.abort()
+        _fail_run(err, out, engine)
         raise
     elapsed = time.perf_counter() - started
 
     ctx = cohort.context(spec)
     result = summary.build(totals, policies, ctx.compiled, ctx.params, seed, engine_check=check_engines)
-    (out / "summary.json").write_text(summary.dumps(result), encoding="utf-8")
-    written = [*files.paths, out / "summary.json"]
+    output.write_text("summary.json", summary.dumps(result))
+    report = None
+    if validate:
+        from pathway.simulate import validation
+
+        report = validation.report(targets, totals.aggregates, ctx.params)
+        output.write_text("validation.json", summary.dumps({"patients": patients, "seed": seed, **report}))
     if plots:
         from pathway.render.plots import cohort_plots
 
-        written += cohort_plots(result, pathway, params.outcomes["resolution"], out)
+        cohort_plots(result, pathway, params.outcomes["resolution"], output)
+    run = {"patients": patients, "seed": seed, "policies": list(policies), "engine": engine, "scheduler": scheduler}
+    output.manifest(_run_info(run, workers, chunk_size, elapsed, pathway, params_path, params_name, assignments))
+    if not quiet:
+        _print(result, report, output, patients, elapsed, engine, workers, scheduler, out)
+    _exit(result, totals, policies)
+
+
+def _targets(params: SimParams, pathway: Pathway) -> Any:
+    from pathway.compiled import compile_pathway
+    from pathway.simulate.cohort_facts import FactContext
+    from pathway.simulate.params import ParamsError
+    from pathway.simulate.validation import load_targets
+
+    compiled = compile_pathway(pathway)
+    state = compiled.state_index
+    facts = FactContext(
+        state[params.outcomes["resolution"]],
+        state[params.outcomes["refractory"]],
+        tuple(c.id for c in params.complications),
+    )
+    try:
+        return load_targets(facts)
+    except ParamsError as err:
+        fail(str(err))
+
+
+def _fail_run(err: BaseException, out: Path, engine: str) -> None:
+    """One line for the failures a user can act on; anything else propagates."""
+    if isinstance(err, OSError):  # e.g. the disk filled up while writing
+        fail(f"{out}: {err.strerror or err}")
+    if isinstance(err, OverflowError | ValueError):  # parameters that put simulated times out of range
+        fail(f"the parameters give values out of range ({err}); check the time distributions in the parameter file")
+    if isinstance(err, Exception):  # a worker or cluster failure: one line, not a traceback
+        from pathway.simulate.dask_backend import DaskUnavailable
+
+        if isinstance(err, DaskUnavailable) or engine == "dask":
+            fail(f"dask: {err}" if str(err) else f"dask: {type(err).__name__}")
+
+
+def _run_info(
+    run: dict[str, Any],
+    workers: int,
+    chunk_size: int,
+    elapsed: float,
+    pathway: Pathway,
+    params_path: Path | None,
+    params_name: str,
+    assignments: tuple[str, ...],
+) -> dict[str, Any]:
     peak_kb = max(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     )
-    run_info = {
-        "patients": patients,
-        "seed": seed,
-        "policies": list(policies),
-        "engine": engine,
-        "scheduler": scheduler,
-        "workers": workers if engine == "local" else None,
+    return {
+        "command": "simulate",
+        **run,
+        "workers": workers if run["engine"] == "local" else None,
         "chunk_size": chunk_size,
         "seconds": round(elapsed, 3),
-        "patients_per_second": round(patients / elapsed, 1) if elapsed else None,
+        "patients_per_second": round(run["patients"] / elapsed, 1) if elapsed else None,
         "peak_rss_mb_largest_process": round(peak_kb / 1024, 1),
         "definition": pathway.source_path or "<text>",
         "params": str(params_path) if params_path else params_name,
+        "set": list(assignments),
         "python": platform.python_version(),
-        "files": [p.name for p in written],
     }
-    (out / "run.json").write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
 
-    if not quiet:
-        out_console = Console()
-        out_console.print(overview(result))
-        if len(policies) > 1:
-            out_console.print(compare_table(result))
-        where = f"{workers} local workers" if engine == "local" else f"dask at {scheduler}"
-        out_console.print(
-            f"{patients:,} patients in {elapsed:.1f} s ({patients / elapsed:,.0f}/s, {where}); "
-            f"files in {out}/: {', '.join(p.name for p in written)}"
-        )
+
+def _print(
+    result: dict[str, Any],
+    report: dict[str, Any] | None,
+    output: Any,
+    patients: int,
+    elapsed: float,
+    engine: str,
+    workers: int,
+    scheduler: str | None,
+    out: Path,
+) -> None:
+    from pathway.simulate import console as tables
+
+    screen = Console()
+    screen.print(tables.final_states_table(result))
+    screen.print(tables.figures_table(result))
+    if result["differences"]["policies"]:
+        screen.print(tables.differences_table(result))
+    if report is not None:
+        screen.print(tables.validation_table(report))
+        for line in tables.validation_lines(report):
+            screen.print(line, markup=False, highlight=False)
+    where = f"{workers} local workers" if engine == "local" else f"dask at {scheduler}"
+    names = ", ".join(p.name for p in output.written)
+    screen.print(
+        f"{patients:,} patients in {elapsed:.1f} s ({patients / elapsed:,.0f}/s, {where}); files in {out}/: {names}",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _exit(result: dict[str, Any], totals: Any, policies: tuple[str, ...]) -> None:
     problems = result["monitor_violations"]
     mismatches = result.get("engine_check", {}).get("mismatches", 0)
     if problems or mismatches:

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from pathway.simulate.params import RELIEF, SimParams
+from pathway.simulate.params import RELIEF, Group, SimParams
 from pathway.simulate.streams import Slot, patient_uniforms
 
 NEVER = 1 << 62
@@ -36,8 +36,9 @@ class NaturalHistory:
     start: int
     case: list[int]
     puncture: list[int]
-    large_bore: list[bool]
+    group: list[int]
     t_puncture: list[int]
+    t_onset: list[int]
     t_present: list[int]
     atypical: list[int]
     vitals: list[list[float]]
@@ -45,11 +46,14 @@ class NaturalHistory:
     reported: list[bool]
     first_review: list[int]
     complication: list[int]
+    sign: list[int]
     t_manifest: list[int]
     notice: list[int]
+    return_delay: list[int]
     # per patient and per review / patch: numpy arrays read with .item(j, k) only when needed
     review_interval: np.ndarray
     review_worse: np.ndarray
+    review_debilitating: np.ndarray
     patch_delay: np.ndarray
     patch_review: np.ndarray
     relief: np.ndarray
@@ -69,12 +73,22 @@ def _choose(u: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.minimum(np.searchsorted(cumulative, u, side="right"), len(weights) - 1)
 
 
-def relief_table(params: SimParams, large_bore: bool, first: bool) -> np.ndarray:
-    """Probabilities of complete / partial / no relief; a large-bore puncture has its own first-patch figures."""
-    if not first:
-        return np.array([params.repeat_patch[name].value for name in RELIEF], dtype=np.float64)
-    probs = params.first_patch_large_bore if large_bore else params.first_patch
+def relief_table(group: Group, first: bool) -> np.ndarray:
+    """Probabilities of complete / partial / no relief of a first or a repeat patch in a group."""
+    probs = group.first_patch if first else group.repeat_patch
     return np.array([probs[name].value for name in RELIEF], dtype=np.float64)
+
+
+def _vitals(params: SimParams, u: np.ndarray) -> np.ndarray:
+    """Vitals at presentation: the usual distribution, or the febrile one for the febrile share."""
+    febrile = u[:, Slot.FEBRILE] < params.febrile_share.value
+    columns = []
+    for k, (name, dist) in enumerate(params.vitals.items()):
+        drawn = dist.sample(u[:, Slot.VITALS + k])
+        if name in params.febrile_vitals:
+            drawn = np.where(febrile, params.febrile_vitals[name].sample(u[:, Slot.VITALS + k]), drawn)
+        columns.append(np.round(drawn, 1))
+    return np.column_stack(columns) if columns else np.zeros((len(u), 0))
 
 
 def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
@@ -93,8 +107,9 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
 
     weights = np.array([p.share.value * p.pdph.value for p in params.punctures])
     puncture = np.where(punctured, _choose(u[:, Slot.PUNCTURE], weights), -1)
-    bores = np.array([p.large_bore for p in params.punctures])
-    large_bore = punctured & bores[np.maximum(puncture, 0)]
+    groups = list(params.groups.values())
+    group_of = np.array([list(params.groups).index(p.group) for p in params.punctures])
+    group = np.where(punctured, group_of[np.maximum(puncture, 0)], -1)
 
     origin = math.floor(params.start.timestamp() / 60)
     t_puncture = origin + _minutes(u[:, Slot.CALENDAR] * params.spread_days.value * 24.0)
@@ -109,8 +124,7 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
     atypical_weights = np.array([c.weight.value for c in params.atypical])
     atypical = np.where(case == ATYPICAL, _choose(u[:, Slot.ATYPICAL], atypical_weights), -1)
 
-    vital_cols = [np.round(dist.sample(u[:, Slot.VITALS + k]), 1) for k, dist in enumerate(params.vitals.values())]
-    vitals = np.column_stack(vital_cols) if vital_cols else np.zeros((n, 0))
+    vitals = _vitals(params, u)
 
     # complications (signs appear some time after the puncture) in PDPH patients only
     eligible = (case == IN_SCOPE) | (case == LATE)
@@ -124,18 +138,25 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
         mask = complication == k
         if mask.any():
             t_manifest[mask] = t_puncture[mask] + _minutes(comp.onset.sample(u[mask, Slot.COMPLICATION_ONSET]))
+    sign = np.full(n, -1)
+    for k, comp in enumerate(params.complications):
+        mask = complication == k
+        if mask.any():
+            sign[mask] = _choose(u[mask, Slot.SIGN], np.array([s.weight.value for s in comp.signs]))
     notice = _minutes(params.red_flag_notice.sample(u[:, Slot.NOTICE]))
+    return_delay = _minutes(params.return_delay.sample(u[:, Slot.RETURN_DELAY]))
     # the signs of a complication bring the patient in, if they come first
     seen = np.where(complication >= 0, t_manifest + notice, NEVER)
     t_present = np.where(seen < t_present, seen, t_present)
 
     # spontaneous resolution: the headache lasted at least until the patient presented
     lasted_h = np.maximum((t_present - t_puncture) / 60.0 - onset_h, 0.0)
-    duration_h = np.where(
-        large_bore,
-        params.resolution_large_bore.sample_above(u[:, Slot.RESOLUTION], lasted_h),
-        params.resolution_fine.sample_above(u[:, Slot.RESOLUTION], lasted_h),
-    )
+    duration_h = np.zeros(n)
+    for g, spec in enumerate(groups):
+        mask = group == g
+        if mask.any():
+            duration_h[mask] = spec.resolution.sample_above(u[mask, Slot.RESOLUTION], lasted_h[mask])
+    t_onset = t_puncture + _minutes(onset_h)
     t_resolve = t_puncture + _minutes(onset_h + duration_h)
     t_resolve = np.where(complication >= 0, NEVER, np.maximum(t_resolve, t_present))
     reported = u[:, Slot.REPORTED] < params.resolution_reported.value
@@ -145,22 +166,25 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
         params.review_interval.sample(u[:, Slot.REVIEW_INTERVAL : Slot.REVIEW_INTERVAL + Slot.MAX_REVIEWS])
     )
     worse = u[:, Slot.REVIEW_WORSE : Slot.REVIEW_WORSE + Slot.MAX_REVIEWS] < params.worse.value
+    debilitating = u[:, Slot.DEBILITATING : Slot.DEBILITATING + Slot.MAX_REVIEWS] < params.debilitating.value
 
     patch_cols = [Slot.PATCH + 3 * k for k in range(Slot.MAX_PATCHES)]
     delays = np.column_stack([_minutes(params.patch_delay.sample(u[:, c])) for c in patch_cols])
     reviews = np.column_stack([_minutes(params.patch_review.sample(u[:, c + 1])) for c in patch_cols])
-    relief = np.empty((n, Slot.MAX_PATCHES), dtype=np.int64)
+    relief = np.zeros((n, Slot.MAX_PATCHES), dtype=np.int64)
     for k, c in enumerate(patch_cols):
-        fine = _choose(u[:, c + 2], relief_table(params, False, k == 0))
-        big = _choose(u[:, c + 2], relief_table(params, True, k == 0))
-        relief[:, k] = np.where(large_bore, big, fine)
+        for g, spec in enumerate(groups):
+            mask = group == g
+            if mask.any():
+                relief[mask, k] = _choose(u[mask, c + 2], relief_table(spec, k == 0))
 
     return NaturalHistory(
         start=start,
         case=case.tolist(),
         puncture=puncture.tolist(),
-        large_bore=large_bore.tolist(),
+        group=group.tolist(),
         t_puncture=t_puncture.tolist(),
+        t_onset=t_onset.tolist(),
         t_present=t_present.tolist(),
         atypical=atypical.tolist(),
         vitals=vitals.tolist(),
@@ -168,10 +192,13 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
         reported=reported.tolist(),
         first_review=first_review.tolist(),
         complication=complication.tolist(),
+        sign=sign.tolist(),
         t_manifest=t_manifest.tolist(),
         notice=notice.tolist(),
+        return_delay=return_delay.tolist(),
         review_interval=intervals,
         review_worse=worse,
+        review_debilitating=debilitating,
         patch_delay=delays,
         patch_review=reviews,
         relief=relief,

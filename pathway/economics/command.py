@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from pathway.cli_common import definition_option, fail
 from pathway.economics.cli_options import (
@@ -28,6 +27,7 @@ from pathway.economics.cli_options import (
     workers_of,
 )
 from pathway.model import Pathway
+from pathway.terminal.listing import Column, Listing
 
 HEADLINE = (
     ("cost", "cost per patient"),
@@ -118,25 +118,31 @@ def _assignments(assignments: tuple[str, ...]) -> dict[str, dict[str, float]]:
     return values
 
 
-def _table(report: dict[str, Any], currency: str) -> Table:
-    per = report["per"]
-    table = Table(title=f"per patient, 95 % interval (same {report['patients']:,} patients under each policy)")
-    table.add_column("")
-    for policy in report["policies"]:
-        table.add_column(policy, justify="right")
+def _num(x: float) -> str:
+    """A figure at a precision a reader can take in: 1,254 / 4.56 / 0.0532."""
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.2f}" if abs(x) >= 1 else f"{x:.3g}"
+
+
+def _table(report: dict[str, Any], currency: str) -> Listing:
+    """Measures by policy; on a narrow terminal one block per measure."""
+    listing = Listing(
+        [Column("per patient (95 % interval)", key=True), *(Column(p, justify="right") for p in report["policies"])],
+        title=f"the same {report['patients']:,} patients under each policy (x {report['per']:,}: per {report['per']:,})",
+    )
     for name, label in HEADLINE:
         cells = []
         for figures in report["policies"].values():
             f = figures["per_patient"][name]
-            cells.append("-" if f["mean"] is None else f"{f['mean']:,.3g} ({f['low']:,.3g}-{f['high']:,.3g})")
-        table.add_row(f"{label}{' (' + currency + ')' if name == 'cost' else ''}", *cells)
+            cells.append("-" if f["mean"] is None else f"{_num(f['mean'])} ({_num(f['low'])} to {_num(f['high'])})")
+        listing.add_row(f"{label}{' (' + currency + ')' if name == 'cost' else ''}", *cells)
     cells = []
     for figures in report["policies"].values():
-        inc = figures["incremental_vs_reference"]
-        cells.append("reference" if not inc else f"{inc['cost']['mean']:+,.2f}")
-    table.add_row(f"incremental cost vs {report['reference_policy']}", *cells)
-    table.caption = f"per {per:,} patients: multiply by {per:,} (economics.json has both)"
-    return table
+        inc = figures["incremental_vs_reference"]["cost"] if figures["incremental_vs_reference"] else None
+        cells.append("reference" if inc is None else f"{inc['mean']:+,.2f} ({_num(inc['low'])} to {_num(inc['high'])})")
+    listing.add_row(f"incremental cost vs {report['reference_policy']}", *cells)
+    return listing
 
 
 @economics.command()

@@ -127,9 +127,10 @@ def _num(x: float) -> str:
 
 def _table(report: dict[str, Any], currency: str) -> Listing:
     """Measures by policy; on a narrow terminal one block per measure."""
+    per = report["per"]
     listing = Listing(
         [Column("per patient (95 % interval)", key=True), *(Column(p, justify="right") for p in report["policies"])],
-        title=f"the same {report['patients']:,} patients under each policy (x {report['per']:,}: per {report['per']:,})",
+        title=f"the same {report['patients']:,} patients under each policy (per {per:,}: x {per:,})",
     )
     for name, label in HEADLINE:
         cells = []

@@ -34,7 +34,7 @@ def _fmt(x: float) -> str:
 def render(ctx: Context) -> str:
     table = ctx.model().table
     layout = psa.layout(ctx)
-    described = psa_descriptions(layout, table)
+    spec = psa.table_spec(layout, psa_descriptions(layout, table))
     lines = [HEADER, "## The PSA table (`psa.parquet`, `psa.csv`)", ""]
     lines += [
         "One row per draw and policy (`pathway simulate --psa K`). Every number is a mean over the N",
@@ -43,14 +43,14 @@ def render(ctx: Context) -> str:
         "read.csv('psa_cost.csv'), effectiveness = read.csv('psa_effectiveness_headache_free_days.csv'),",
         "parameters = read.csv('psa_parameters.csv', check.names = FALSE), strategies = names(...))`",
         "takes the wide frames written beside it (one row per draw, one column per policy).",
-        "Parquet columns carry `unit` and `meaning` in their metadata.",
+        "The Parquet file carries this dictionary in its metadata, as the simulator's tables do",
+        "(`pathway.data_dictionary`; `unit` and `meaning` on each column).",
         "",
-        "| column | unit | meaning |",
-        "|---|---|---|",
+        "| column | type | unit | meaning |",
+        "|---|---|---|---|",
     ]
-    for name in layout.names:
-        unit, meaning = described.get(name, ("", ""))
-        lines.append(f"| `{_cell(name)}` | {_cell(unit)} | {_cell(meaning)} |")
+    for column in spec.columns:
+        lines.append(f"| `{_cell(column.name)}` | {column.type} | {_cell(column.unit)} | {_cell(column.meaning)} |")
     lines += [
         "",
         "## Cost items (`costs.toml`)",

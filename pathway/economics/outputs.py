@@ -72,7 +72,7 @@ def write_psa(
     table = ctx.model().table
     names = layout.names
     written = []
-    arrow = psa.to_arrow(names, rows, psa_descriptions(layout, table))
+    arrow = psa.to_arrow(psa.table_spec(layout, psa_descriptions(layout, table)), rows)
     psa.write_parquet(arrow, out / "psa.parquet")
     written.append(out / "psa.parquet")
     for name, text in (

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from pathway.economics import evaluate, model_inputs
 from pathway.economics.ledger import ALL_NAMES
 from pathway.economics.model_inputs import Context, EconomicSpec, Values
+from pathway.simulate.schema import Column, TableSpec
 
 KEY_COLUMNS = ("sample", "strategy_id", "strategy", "grp_id", "dr", "costs")
 
@@ -71,23 +72,30 @@ def psa_draw(spec: EconomicSpec, number: int) -> list[list[Any]]:
     return rows_for(ctx, number + 1, values, ctx.totals(values))
 
 
-def to_arrow(names: tuple[str, ...], rows: Iterable[list[Any]], descriptions: dict[str, tuple[str, str]]) -> pa.Table:
-    rows = list(rows)
-    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-    fields = []
-    arrays = []
-    for name, values in zip(names, columns, strict=True):
-        kind = (
-            pa.string()
-            if name == "strategy"
-            else pa.int32()
-            if name in ("sample", "strategy_id", "grp_id")
-            else pa.float64()
-        )
+INTEGER_COLUMNS = ("sample", "strategy_id", "grp_id")
+
+
+def table_spec(layout_: Layout, descriptions: dict[str, tuple[str, str]]) -> TableSpec:
+    """The PSA table in the simulator's one schema (types, units, meanings; Parquet metadata)."""
+    columns = []
+    for name in layout_.names:
+        kind = "string" if name == "strategy" else "int32" if name in INTEGER_COLUMNS else "float64"
         unit, meaning = descriptions.get(name, ("", ""))
-        fields.append(pa.field(name, kind, metadata={"unit": unit, "meaning": meaning}))
-        arrays.append(pa.array([None if isinstance(v, float) and math.isnan(v) else v for v in values], type=kind))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+        columns.append(Column(name, kind, unit, meaning))
+    return TableSpec(
+        "psa", "one row per PSA draw and policy: the drawn parameters, mean costs and effects", tuple(columns)
+    )
+
+
+def to_arrow(spec: TableSpec, rows: Iterable[list[Any]]) -> pa.Table:
+    rows = list(rows)
+    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in spec.columns]
+    schema = spec.schema()
+    arrays = [
+        pa.array([None if isinstance(v, float) and math.isnan(v) else v for v in values], type=field.type)
+        for values, field in zip(columns, schema, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def write_parquet(table: pa.Table, path: Path) -> None:
@@ -167,4 +175,4 @@ def manifest(spec: EconomicSpec, draws: int, ctx: Context) -> str:
     return json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-__all__ = ["ALL_NAMES", "Layout", "csv_text", "layout", "psa_draw", "rows_for", "to_arrow", "wide"]
+__all__ = ["ALL_NAMES", "Layout", "csv_text", "layout", "psa_draw", "rows_for", "table_spec", "to_arrow", "wide"]

@@ -204,3 +204,17 @@ def test_evaluate_reports_per_patient_and_per_1000_with_intervals(tmp_path: Path
     reflexive = report["policies"]["reflexive_imaging"]["incremental_vs_reference"]
     assert reflexive["cost"]["low"] > 0 and reflexive["radiation_msv"]["low"] > 0
     assert reflexive["headache_days"]["mean"] == 0  # imaging changes no course
+
+
+def test_psa_options_that_do_not_combine_are_refused(tmp_path: Path) -> None:
+    out = ["--out", str(tmp_path)]
+    with_set = CliRunner().invoke(
+        main, ["simulate", "--psa", "2", "-n", "10", "--set", "resolution.reported=0.4", *out]
+    )
+    assert with_set.exit_code == 2 and "--set does not combine with --psa" in with_set.output
+    costs_alone = CliRunner().invoke(main, ["simulate", "-n", "10", "--costs", str(DEFAULT_COSTS), *out])
+    assert costs_alone.exit_code == 2 and "--costs is used with --psa only" in costs_alone.output
+    no_reference = CliRunner().invoke(
+        main, ["simulate", "--psa", "2", "-n", "10", "--compare", "dismiss_red_flags", *out]
+    )
+    assert no_reference.exit_code == 2 and "reference policy 'guideline'" in no_reference.output

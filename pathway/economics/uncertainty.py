@@ -1,9 +1,8 @@
 """Parameter uncertainty: a distribution fitted to the source of each uncertain number.
 
-An uncertain number carries an ``uncertainty`` table beside its value (in the cost table,
-and in the simulator's parameter file through ``uncertainty.toml`` until that file carries
-them itself). Four families, as health-economic practice fits them (Briggs, Claxton and
-Sculpher, *Decision Modelling for Health Economic Evaluation*, 2006, ch. 4):
+An uncertain number carries an ``uncertainty`` table beside its value (in the cost table and
+in the simulator's parameter file). Four families, as health-economic practice fits them
+(Briggs, Claxton and Sculpher, *Decision Modelling for Health Economic Evaluation*, 2006, ch. 4):
 
 * ``beta`` for a probability: from the source's counts (``events`` of ``trials``), or, when
   the source gives no counts, from an effective sample size ``n`` around the value (derived);
@@ -13,6 +12,7 @@ Sculpher, *Decision Modelling for Health Economic Evaluation*, 2006, ch. 4):
   range ``low``..``high``;
 * ``gamma`` for costs: mean at the value, ``sd`` or ``cv`` given or from a 95 % range.
 
+``same_as = PATH`` makes a number take the value drawn for another (one source, drawn once).
 Every draw is an inverse CDF of a uniform, so a draw is a pure function of its uniforms and
 the one-way and Sobol analyses use the same distributions as the PSA.
 """

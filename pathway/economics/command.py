@@ -210,7 +210,7 @@ def sobol(base_samples: int, pathway: Pathway, **options: Any) -> None:
     (out / "sobol.json").write_text(outputs.dumps(rows), encoding="utf-8")
     (out / "sobol.csv").write_text(outputs.rows_csv(rows), encoding="utf-8")
     if options["plots"]:
-        plots.sobol(rows, spec.policies[0], sensitivity.OUTCOMES, out / "sobol.png")
+        plots.sobol(rows, spec.policies[-1], sensitivity.OUTCOMES, out / "sobol.png")
     run_info(
         out,
         "sobol_run.json",

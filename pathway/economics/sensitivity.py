@@ -25,8 +25,10 @@ from pathway.economics import evaluate, model_inputs, paths, runner
 from pathway.economics.ledger import ALL_NAMES
 from pathway.economics.model_inputs import Context, EconomicSpec, Values
 
-OUTCOMES = ("cost", "headache_days", "hours_to_escalation")
-"""The headline outcomes (per patient; hours to escalation among complications escalated)."""
+OUTCOMES = ("cost", "headache_days", "hours_to_escalation", "escalation_delay_h")
+"""The headline outcomes: cost and headache-days per patient; hours to escalation among the
+complications escalated (undefined in a set where none was, and then left out of Sobol); and the
+escalation delay per patient, its always-defined form (0 without a complication)."""
 Means = dict[str, list[float]]
 """policy -> the means of every ledger column."""
 Progress = Callable[[int], None]
@@ -112,7 +114,7 @@ def tornado(
     rows = []
     for (factor, end, ends), means in zip(labels[1:], results[1:], strict=True):
         for policy in ctx.spec.policies:
-            for name in (*OUTCOMES, "escalation_delay_h"):
+            for name in OUTCOMES:
                 rows.append(
                     _row(factor, end, ends, policy, name, outcome(means, policy, name), outcome(base, policy, name))
                 )

@@ -210,7 +210,8 @@ def sobol(base_samples: int, pathway: Pathway, **options: Any) -> None:
     (out / "sobol.json").write_text(outputs.dumps(rows), encoding="utf-8")
     (out / "sobol.csv").write_text(outputs.rows_csv(rows), encoding="utf-8")
     if options["plots"]:
-        plots.sobol(rows, spec.policies[-1], sensitivity.OUTCOMES, out / "sobol.png")
+        for policy in spec.policies:
+            plots.sobol(rows, policy, sensitivity.OUTCOMES, out / f"sobol_{policy}.png")
     run_info(
         out,
         "sobol_run.json",

@@ -98,7 +98,13 @@ def tornado(rows: Sequence[dict[str, Any]], panels: Sequence[tuple[str, str, str
             if row["outcome"] == name and row["policy"] == policy and row["value"] is not None:
                 ends.setdefault(row["factor"], {})[row["end"]] = row["value"]
                 base = row["base"]
-        widest = sorted(ends.items(), key=lambda item: -abs(item[1].get("high", 0) - item[1].get("low", 0)))[:TOP]
+
+        def width(pair: dict[str, float], base: float | None = base) -> float:
+            return abs(pair.get("high", base or 0) - pair.get("low", base or 0))
+
+        # factors that do not move this outcome are left out (a price the policy never pays, ...)
+        moving = [(factor, pair) for factor, pair in ends.items() if width(pair) > 1e-9 * (abs(base or 0) + 1)]
+        widest = sorted(moving, key=lambda item: -width(item[1]))[:TOP]
         widest.reverse()
         for y, (_factor, pair) in enumerate(widest):
             low, high = pair.get("low", base), pair.get("high", base)
@@ -107,7 +113,7 @@ def tornado(rows: Sequence[dict[str, Any]], panels: Sequence[tuple[str, str, str
         ax.set_yticks(range(len(widest)), [factor for factor, _ in widest], fontsize=7)
         if base is not None:
             ax.axvline(base, color="black", lw=0.8)
-        ax.set_title(f"{title} (blue: factor at its 2.5th percentile, orange: at its 97.5th)", fontsize=9)
+        ax.set_title(_wrap(f"{title} (blue: factor at its 2.5th percentile, orange: at its 97.5th)", 90), fontsize=9)
     return _save(figure, path)
 
 

@@ -215,5 +215,6 @@ LAZY_COMMANDS: dict[str, str] = {
     "report": "pathway.report.command:report",
     "economics": "pathway.economics.command:economics",
     "data-dictionary": "pathway.simulate.dictionary:data_dictionary",
+    "export": "pathway.export.command:export",
 }
 main.lazy = LAZY_COMMANDS

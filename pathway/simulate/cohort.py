@@ -33,6 +33,7 @@ from pathway.simulate import params as params_io
 from pathway.simulate.aggregate import Aggregate
 from pathway.simulate.clinician import Clinician, Course
 from pathway.simulate.cohort_facts import FactContext, patient_facts
+from pathway.simulate.fhir_records import fhir_lines
 from pathway.simulate.measures import MILLI, Paired
 from pathway.simulate.params import SimParams
 from pathway.simulate.schema import events_table
@@ -58,6 +59,7 @@ class CohortSpec:
     tables: bool = False
     compress: bool = False
     check_engines: bool = False
+    fhir: bool = False
     monitor_all_below: int = 2000
     monitor_every: int = 1000
 
@@ -136,6 +138,8 @@ class ChunkResult:
     paired: dict[str, Paired]
     events: dict[str, bytes]
     tables: dict[str, pa.Table]
+    fhir: dict[str, list[str]] = attrs.field(factory=dict)
+    """Per policy, when the spec asks for FHIR: one patient Bundle (NDJSON line) per course."""
 
 
 # ---------------------------------------------------------------- one chunk
@@ -226,13 +230,14 @@ def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
     aggregates = {policy: ctx.aggregate() for policy in policies}
     paired = {policy: Paired() for policy in policies[1:]}
     lines: dict[str, list[str]] = {policy: [] for policy in policies}
+    bundles: dict[str, list[str]] = {policy: [] for policy in policies}
     rows = TableRows(ctx.compiled, ctx.params, ctx.events_spec) if spec.tables else None
     counted, contrast, milli = ctx.counted_fields, ctx.contrast, ctx.milli_dose
     monitoring = ctx.monitor is not None
     for j in range(stop - start):
         index = start + j
         checked = spec.check_engines or (monitoring and spec.monitored(index))
-        record = spec.events or checked or rows is not None
+        record = spec.events or spec.fhir or checked or rows is not None
         vectors: dict[str, tuple[int, ...]] = {}
         times: dict[str, tuple[int | None, int | None]] = {}
         for policy in policies:
@@ -251,6 +256,8 @@ def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
                 _check(course, ctx, aggregates[policy], spec)
             if spec.events:
                 lines[policy].extend(event_lines(course, ctx.compiled))
+            if spec.fhir:
+                bundles[policy].extend(fhir_lines(course, course_events(course, ctx.compiled), ctx.pathway))
             if rows is not None:
                 rows.add(course, policy, history, j)
             vectors[policy], times[policy] = vector, _times(course, ctx)
@@ -267,7 +274,7 @@ def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
     tables = rows.tables() if rows is not None else {}
     if rows is not None and not spec.events:
         del tables["events"]
-    return ChunkResult(start, stop, aggregates, paired, events, tables)
+    return ChunkResult(start, stop, aggregates, paired, events, tables, bundles if spec.fhir else {})
 
 
 # ---------------------------------------------------------------- a whole cohort

@@ -25,6 +25,9 @@ if TYPE_CHECKING:  # the simulator pulls in numpy and pyarrow: imported when the
 
 GZIP_ABOVE = 100_000
 """Cohorts larger than this write events.jsonl.gz unless told otherwise."""
+STREAM_FORMATS = frozenset({"jsonl", "fhir"})
+
+
 MAX_PATIENTS = 1_000_000_000  # the random streams and counters are sized for this
 
 
@@ -125,6 +128,15 @@ def _results(
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Dask scheduler, e.g. tcp://127.0.0.1:8786.")
 @click.option("--events/--no-events", default=True, show_default=True, help="Write the simulated event streams.")
 @click.option(
+    "--format",
+    "formats",
+    default="jsonl",
+    show_default=True,
+    metavar="jsonl,fhir",
+    help="How to write the event streams: jsonl (events.jsonl, the input of `pathway run`, and the events table) "
+    "and/or fhir (fhir/Bundle.ndjson: one FHIR patient Bundle per course, with a Bulk Data manifest.json).",
+)
+@click.option(
     "--gzip/--no-gzip",
     "gzip_events",
     default=None,
@@ -175,6 +187,7 @@ def simulate(
     engine: str,
     scheduler: str | None,
     events: bool,
+    formats: str,
     gzip_events: bool | None,
     tables: bool,
     plots: bool,
@@ -231,6 +244,7 @@ def simulate(
         fail("--costs is used with --psa only")
     from pathway.simulate import cohort, summary
     from pathway.simulate import params as params_io
+    from pathway.simulate.fhir_records import bulk_writers
     from pathway.simulate.output import CohortFiles, OutputDir
     from pathway.simulate.schema import IMAGING_ORDERS, PATIENTS, events_table
 
@@ -243,8 +257,13 @@ def simulate(
     policies = _policies(policy, compare, params)
     _check_scheduler(engine, scheduler)
     targets = _targets(params, pathway) if validate else ()
+    chosen = {f.strip().lower() for f in formats.split(",") if f.strip()}
+    if not chosen or chosen - STREAM_FORMATS:
+        fail(f"--format {formats!r}: choose jsonl, fhir or both (jsonl,fhir)")
     if summary_only:
         events = tables = False
+    fhir = events and "fhir" in chosen
+    events = events and "jsonl" in chosen
     compress = gzip_events if gzip_events is not None else patients > GZIP_ABOVE
     workers = workers or os.cpu_count() or 1
     spec = cohort.make_spec(
@@ -258,6 +277,7 @@ def simulate(
         tables=tables,
         compress=compress,
         check_engines=check_engines,
+        fhir=fhir,
     )
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
@@ -270,6 +290,7 @@ def simulate(
     try:
         output.prepare()
         files = CohortFiles(output, policies, events, compress, schemas)
+        bulk = bulk_writers(out, policies, f"--patients {patients} --seed {seed}", fhir)
     except OSError as err:
         fail(f"{out}: {err.strerror or err}")
     progress = Progress(
@@ -286,6 +307,8 @@ def simulate(
 
     def sink(result: ChunkResult) -> None:
         files.write(result)
+        for name, bundles in result.fhir.items():
+            bulk[name].write_lines(bundles)
         progress.update(task, advance=result.stop - result.start)
         progress.refresh()
 
@@ -293,8 +316,12 @@ def simulate(
         with progress:
             totals = cohort.run(spec, patients, _results(spec, patients, workers, chunk_size, engine, scheduler), sink)
         files.close()
+        for writer in bulk.values():
+            writer.close()
     except BaseException as err:
         files.abort()
+        for writer in bulk.values():
+            writer.close(keep=False)
         _fail_run(err, out, engine)
         raise
     elapsed = time.perf_counter() - started

@@ -110,6 +110,7 @@ def run(
                 paired[policy] = pairs
         result.events.clear()
         result.tables.clear()
+        result.fhir.clear()
     if done != patients:
         raise RuntimeError(f"cohort stopped after {done} of {patients} patients")
     if not aggregates:

@@ -19,5 +19,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[dev,dask,browser,verify]'
+.venv/bin/python -m pip install -q -e '.[dev,dask,browser,verify,economics]'
 echo "setup: ready (.venv/bin/pathway)" >&2

@@ -165,6 +165,22 @@ def _results(
     help="Also run every course through the python-statemachine engine and compare traces (slow).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables.")
+@click.option(
+    "--psa",
+    "psa_draws",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    metavar="K",
+    help="Probabilistic sensitivity analysis: K seeded parameter draws of N patients each, every compared "
+    "policy on the same patients (default --compare: all three shipped policies). See docs/economics.md.",
+)
+@click.option(
+    "--costs",
+    "costs_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --psa: the cost table (default: the shipped costs.toml).",
+)
 @definition_option
 def simulate(
     patients: int,
@@ -187,6 +203,8 @@ def simulate(
     chunk_size: int | None,
     check_engines: bool,
     quiet: bool,
+    psa_draws: int | None,
+    costs_path: Path | None,
     pathway: Pathway,
 ) -> None:
     """Simulate N patients presenting with a headache after a dural puncture.
@@ -206,6 +224,32 @@ def simulate(
       1  a runtime monitor found a safety violation (or, with --check-engines, the engines disagreed)
       2  bad parameters, options or definition (one-line error)
     """
+    if psa_draws is not None:
+        from pathway.economics.command import DEFAULT_POLICIES, run_psa
+
+        if engine == "dask" and not scheduler:
+            fail("--engine dask needs --scheduler ADDRESS")
+        if assignments:
+            fail("--set does not combine with --psa (the draws set the numbers): edit a copy of the parameter file")
+        run_psa(
+            pathway,
+            psa_draws,
+            {
+                "patients": patients,
+                "seed": seed,
+                "policies": compare or DEFAULT_POLICIES,
+                "params_path": params_path,
+                "costs_path": costs_path,
+                "workers": workers,
+                "scheduler": scheduler if engine == "dask" else None,
+                "out": out,
+                "plots": plots,
+                "quiet": quiet,
+            },
+        )
+        sys.exit(EXIT_OK)
+    if costs_path is not None:
+        fail("--costs is used with --psa only")
     from pathway.simulate import cohort, summary
     from pathway.simulate import params as params_io
     from pathway.simulate.fhir_records import bulk_writers

@@ -1,4 +1,4 @@
-from pathway.cli import main
+from pathway.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import importlib
-import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from pathway.cli_common import (
-    EXIT_INPUT,
-    EXIT_OK,
-    EXIT_REJECTED,
-    EXIT_VIOLATION,
-    definition_option,
-    fail,
-    in_line_order,
-    input_problems,
-    read_event_file,
-)
-from pathway.events import Event
+from pathway.cli_common import EXIT_INPUT, EXIT_OK, EXIT_REJECTED, EXIT_VIOLATION, definition_option, fail
 from pathway.model import Pathway
+from pathway.outdir import write_atomically
+from pathway.safe_text import json_line, shown
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from pathway.trace import Trace
 
 
 class LazyGroup(click.Group):
@@ -75,6 +72,9 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
     proves them for the whole definition; here they are watched on each real course): the
     JSON object of each patient carries a "monitor" list of violations, empty when safe.
 
+    Streams of any length: each course is printed as soon as its last line has been read
+    (so in the order courses end), and memory follows the courses still open (docs/limits.md).
+
     \b
     Exit status:
       0  every event accepted
@@ -86,52 +86,70 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
     """
     # imported here, not at the top: each command loads only the machinery it uses (start-up time)
     from pathway import compiled
-    from pathway.engine import run_stream
-    from pathway.trace import trace_json
-    from pathway.verify.monitor import check_stream, check_trace
+    from pathway.courses import CourseRun
+    from pathway.engine import PatientRun
+    from pathway.replay import Outcome, replay
+    from pathway.stream import open_events
+    from pathway.trace import trace_json_text
+    from pathway.verify.monitor import monitor_for
 
-    events, errors = read_event_file(events_file, pathway)
-    runner = compiled.run_stream if engine == "compiled" else run_stream
-    traces = list(runner(pathway, in_line_order(events, errors)))
-    by_course: dict[tuple[str | None, str | None], list[Event]] = {}
-    for event in events:
-        by_course.setdefault(event.course, []).append(event)
-    violations = {
-        id(trace): check_trace(pathway, trace, by_course.get((trace.patient, trace.episode), [])) for trace in traces
-    }
-    if as_json:
-        for trace in traces:
-            report = trace_json(trace, pathway)
-            report["monitor"] = [v.to_json() for v in violations[id(trace)]]
-            click.echo(json.dumps(report, ensure_ascii=False))
+    if engine == "compiled":
+        table = compiled.compile_pathway(pathway)
+        start: Callable[[str | None, str | None], CourseRun] = lambda p, e: compiled.TracedRun(table, p, e)  # noqa: E731
     else:
-        from rich.console import Console
-
-        from pathway.terminal.course import trace_view
-
-        console = Console()
-        for trace in traces:
-            console.print(trace_view(trace, pathway))
-        if not traces and not errors:
-            console.print("no events")
-    problems = input_problems(errors, traces)
-    for problem in problems:
-        click.echo(problem, err=True)
-    for trace in traces:
-        for violation in violations[id(trace)]:
-            who = f"patient {trace.patient}: " if trace.patient is not None else ""
-            who += f"episode {trace.episode}: " if trace.episode is not None else ""
-            click.echo(f"monitor: {who}{violation}", err=True)
-    stream_violations = check_stream(pathway, traces)
+        start = lambda p, e: PatientRun(pathway, p, e)  # noqa: E731
+    console = None
+    outcome = Outcome()
+    reported = 0
+    try:
+        # each course is printed when its last line has been read: memory follows the open courses
+        with open_events(events_file) as source:
+            for trace, violations in replay(source, pathway, start, _problem, outcome):
+                reported += 1
+                if as_json:
+                    extra = {"monitor": [v.to_json() for v in violations]}
+                    sys.stdout.writelines(trace_json_text(trace, pathway, extra))
+                    sys.stdout.write("\n")
+                else:
+                    console = console or _console()
+                    console.print(_trace_view(trace, pathway))
+                for violation in violations:
+                    click.echo(f"monitor: {_who(trace)}{shown(str(violation))}", err=True)
+    except OSError as err:
+        if err.filename is None:
+            raise  # writing the output failed: pathway.clean_exit reports it
+        fail(f"{events_file}: {err.strerror or err}")
+    if not reported and not outcome.input_problems and not as_json:
+        _console().print("no events")
+    stream_violations = monitor_for(pathway).check_named(outcome.named, outcome.unnamed)
     for violation in stream_violations:
         click.echo(f"monitor: {violation}", err=True)
-    if problems:
+    if outcome.input_problems:
         sys.exit(EXIT_INPUT)
-    if any(violations.values()) or stream_violations:
+    if outcome.violated or stream_violations:
         sys.exit(EXIT_VIOLATION)
-    if any(r.kind != "malformed" for t in traces for r in t.rejected):
-        sys.exit(EXIT_REJECTED)
-    sys.exit(EXIT_OK)
+    sys.exit(EXIT_REJECTED if outcome.refused else EXIT_OK)
+
+
+def _problem(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _who(trace: Trace) -> str:
+    who = f"patient {shown(trace.patient)}: " if trace.patient is not None else ""
+    return who + (f"episode {shown(trace.episode)}: " if trace.episode is not None else "")
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+def _trace_view(trace: Trace, pathway: Pathway) -> RenderableType:
+    from pathway.terminal.course import trace_view
+
+    return trace_view(trace, pathway)
 
 
 @main.command()
@@ -177,7 +195,7 @@ def describe(
             click.echo(tables)
             return
         try:
-            into.write_text(replace_in(into.read_text(encoding="utf-8"), tables), encoding="utf-8")
+            write_atomically(into, replace_in(into.read_text(encoding="utf-8"), tables))
         except (ValueError, UnicodeDecodeError) as err:
             fail(f"{into}: {err}")
         except OSError as err:
@@ -186,7 +204,7 @@ def describe(
     if fmt == "json":
         from pathway.describe_json import pathway_json
 
-        click.echo(json.dumps(pathway_json(pathway), ensure_ascii=False, indent=2))
+        click.echo(json_line(pathway_json(pathway), indent=2))
         return
     if fmt == "html":
         from pathway.report.page import pathway_html
@@ -203,6 +221,13 @@ def describe(
     console = Console()
     for part in pathway_view(pathway):
         console.print(part)
+
+
+def entry() -> None:
+    """The `pathway` program: the command line, ended cleanly whatever happens (pathway.clean_exit)."""
+    from pathway.clean_exit import run as run_cleanly
+
+    run_cleanly(main)
 
 
 # Commands that live with their subsystem: one line each, "module:attribute". A command's module

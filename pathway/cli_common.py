@@ -10,9 +10,11 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from pathway.events import Event, EventError, read_events, refuse_unnamed
+from pathway.events import Event, EventError
 from pathway.loader import DEFAULT_DEFINITION, DefinitionError, load
 from pathway.model import Pathway
+from pathway.safe_text import shown
+from pathway.stream import index, items, open_events
 from pathway.trace import Trace
 
 EXIT_OK = 0
@@ -23,18 +25,24 @@ EXIT_REJECTED = 3
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class OutputDirectory(click.Path):
+    """--out: a directory name, never empty (click would read "" as the current directory)."""
+
+    name = "directory"
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty directory name; give a directory, e.g. out/run", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
-    click.echo(f"pathway: error: {message}", err=True)
+    # messages quote file names and ids from the command line and the input: shown escaped, on one line
+    click.echo(f"pathway: error: {shown(message)}", err=True)
     sys.exit(code)
-
-
-def write_atomic(path: Path, data: str | bytes) -> Path:
-    """Write through a temporary file beside ``path`` and rename it, so no reader sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-    partial.replace(path)
-    return path
 
 
 def load_pathway(path: str | Path | None) -> Pathway:
@@ -62,20 +70,19 @@ def definition_option(fn: F) -> F:
 
 
 def read_event_file(path: str, pathway: Pathway) -> tuple[list[Event], list[EventError]]:
-    """All usable events of a JSONL file (or '-' for stdin) and the errors of the rest."""
+    """All usable events of a JSONL file (or '-' for stdin) and the errors of the rest (for short files:
+    `pathway run` streams instead, see pathway.replay)."""
     events: list[Event] = []
     errors: list[EventError] = []
     try:
-        stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+        with open_events(path) as source:
+            for item in items(source, pathway, index(source)):
+                if isinstance(item, EventError):
+                    errors.append(item)
+                else:
+                    events.append(item)
     except OSError as err:
         fail(f"{path}: {err.strerror or err}")
-    with stream:
-        items = refuse_unnamed(list(read_events(stream, pathway)))
-        for item in items:
-            if isinstance(item, EventError):
-                errors.append(item)
-            else:
-                events.append(item)
     return events, errors
 
 

@@ -22,6 +22,7 @@ computed with exactly the arithmetic of ``timedelta.total_seconds() / 3600``.
 from __future__ import annotations
 
 import operator
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -360,11 +361,11 @@ class CompiledPathway:
         """The same words as pathway.engine.refusal_reason."""
         state_id = self.state_ids[state]
         if self.final[state]:
-            return f"the pathway has ended in the final state {state_id!r}; final states accept no events"
+            return sys.intern(f"the pathway has ended in the final state {state_id!r}; final states accept no events")
         for reason, guard in self.rejections[state][event]:
             if guard is None or guard(run):
                 return reason
-        return f"no transition for event {self.event_names[event]!r} in state {state_id!r}"
+        return sys.intern(f"no transition for event {self.event_names[event]!r} in state {state_id!r}")
 
 
 class LeanRun:

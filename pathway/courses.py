@@ -6,13 +6,14 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
 from pathway.events import Event, EventError, refuse_unnamed
-from pathway.trace import Rejected, Trace, time_order_refusal
+from pathway.trace import Rejected, Step, Trace, time_order_refusal
 
 
 class CourseRun(Protocol):
     """One patient's course in progress, as both engines provide it."""
 
     rejected: list[Rejected]
+    steps: list[Step]
 
     def send(self, event: Event) -> bool: ...
     def trace(self) -> Trace: ...

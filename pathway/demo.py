@@ -9,11 +9,15 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from pathway.cli_common import EXIT_VIOLATION, definition_option, fail, in_line_order, read_event_file
+from pathway.cli_common import EXIT_VIOLATION, OutputDirectory, definition_option, fail, in_line_order, read_event_file
 from pathway.engine import run_stream
 from pathway.model import Pathway
-from pathway.render import DEFAULT_FORMATS, read_frequencies, render_trace, write_diagrams, write_frequency_diagrams
-from pathway.render.output import dot_available
+from pathway.outdir import MANIFEST, OutputDir, OutputError
+from pathway.render import DEFAULT_FORMATS, read_frequencies, write_diagrams, write_frequency_diagrams
+from pathway.render.output import DotFailed, dot_available
+from pathway.render.overlay import trace_overlay
+from pathway.render.view import build_view
+from pathway.safe_text import course_stem, file_stem, json_line
 from pathway.trace import trace_json
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -21,20 +25,23 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO_POLICIES = ("guideline", "reflexive_imaging", "dismiss_red_flags")
 
 
-def write_example_traces(pathway: Pathway, examples: Path, out: Path, draw: bool) -> list[tuple[str, str]]:
+def write_example_traces(
+    pathway: Pathway, examples: Path, out: OutputDir, draw: bool, folder: str = "traces"
+) -> list[tuple[str, str]]:
     """Run every example course, write its traces as JSON Lines and (``draw``) each patient's path as SVG."""
-    out.mkdir(parents=True, exist_ok=True)
     results = []
+    view = build_view(pathway)
     for path in sorted(examples.glob("*.jsonl")):
         events, errors = read_event_file(str(path), pathway)
         traces = list(run_stream(pathway, in_line_order(events, errors)))
-        lines = [json.dumps(trace_json(t, pathway), ensure_ascii=False) for t in traces]
-        (out / f"{path.stem}.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines = [json_line(trace_json(t, pathway)) for t in traces]
+        stem = file_stem(path.stem)
+        out.write_text(f"{folder}/{stem}.json", "\n".join(lines) + "\n")
         for trace in traces:
             if draw:
-                suffix = "" if trace.patient is None else f"-{trace.patient}"
-                suffix += "" if trace.episode is None else f"-{trace.episode}"
-                render_trace(pathway, trace, out / f"{path.stem}{suffix}.svg")
+                # patient and episode ids are input text: course_stem keeps distinct courses in distinct files
+                name = stem if trace.patient is None else f"{stem}-{course_stem(trace.patient, trace.episode)}"
+                write_diagrams(pathway, out, ["svg"], trace_overlay(view, trace), name, folder)
         states = ", ".join(t.state for t in traces)
         results.append((path.stem, states + (f" ({len(errors)} bad lines)" if errors else "")))
     return results
@@ -43,7 +50,7 @@ def write_example_traces(pathway: Pathway, examples: Path, out: Path, draw: bool
 @click.command()
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputDirectory(),
     default=Path("out/demo"),
     show_default=True,
     help="Directory for everything the demo writes.",
@@ -67,32 +74,39 @@ def demo(ctx: click.Context, out: Path, patients: int, seed: int, pathway: Pathw
     """
     console = Console()
     try:
-        _demo(ctx, console, out, patients, seed, pathway)
+        # the demo owns its directory (pathway.outdir): locked, atomic, run.json last listing every file
+        with OutputDir(out, "demo") as outdir:
+            holds = _demo(ctx, console, outdir, patients, seed, pathway)
+    except (OutputError, DotFailed) as err:
+        fail(str(err))
     except OSError as err:  # an unwritable or full output directory: one line, not a traceback
         fail(f"{out}: {err.strerror or err}")
+    if not holds:
+        ctx.exit(EXIT_VIOLATION)
 
 
-def _demo(ctx: click.Context, console: Console, out: Path, patients: int, seed: int, pathway: Pathway) -> None:
+def _demo(ctx: click.Context, console: Console, outdir: OutputDir, patients: int, seed: int, pathway: Pathway) -> bool:
+    """Everything into the demo's directory; True when the safety properties hold."""
     from pathway.report.command import write_report
     from pathway.simulate.command import simulate
     from pathway.verify.explore import verify
     from pathway.verify.properties import load_catalogue
     from pathway.verify.verdict_json import verification_json
 
-    out.mkdir(parents=True, exist_ok=True)
+    out = outdir.path
     draw = dot_available()
     formats = DEFAULT_FORMATS if draw else ("dot", "mermaid")
-    written = write_diagrams(pathway, out / "diagrams", formats)
+    written = write_diagrams(pathway, outdir, formats, folder="diagrams")
     console.print(f"[bold]diagrams[/bold]: {', '.join(p.name for p in written)} -> {out / 'diagrams'}")
     if not draw:
         console.print("  (Graphviz 'dot' not found: SVG/PNG skipped; install it with apt-get install graphviz)")
 
-    results = write_example_traces(pathway, EXAMPLES, out / "traces", draw)
+    results = write_example_traces(pathway, EXAMPLES, outdir, draw)
     ends = Counter(state for _, states in results for state in states.split(" (")[0].split(", "))
     console.print(f"[bold]traces[/bold]: {len(results)} example courses -> {out / 'traces'}")
     console.print("  ending in " + ", ".join(f"{state} {n}" for state, n in ends.most_common()))
 
-    cohort = out / "simulation"
+    cohort = outdir.subdir("simulation")  # the nested simulate run owns it and writes its own manifest
     definition = Path(pathway.source_path) if pathway.source_path else None
     try:
         ctx.invoke(
@@ -107,17 +121,18 @@ def _demo(ctx: click.Context, console: Console, out: Path, patients: int, seed: 
     except SystemExit as done:  # the command ends by exiting; only a failure stops the demo
         if done.code not in (0, None):
             raise
+    for item in json.loads((cohort / MANIFEST).read_text(encoding="utf-8"))["files"]:
+        outdir.adopt(f"simulation/{item['name']}")
+    outdir.adopt(f"simulation/{MANIFEST}")
     console.print(f"[bold]simulation[/bold]: {patients:,} patients under {', '.join(DEMO_POLICIES)} -> {cohort}")
     flow = write_frequency_diagrams(
-        pathway, read_frequencies(cohort / "summary.json", pathway), out / "diagrams", formats
+        pathway, read_frequencies(cohort / "summary.json", pathway), outdir, formats, folder="diagrams"
     )
     console.print(f"[bold]cohort flow[/bold]: {', '.join(p.name for p in flow)} -> {out / 'diagrams'}")
 
     verdict = verify(pathway, load_catalogue(None))
-    (out / "verify.json").write_text(
-        json.dumps(verification_json(verdict, pathway), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
-    report, _ = write_report(pathway, out, simulation=cohort)
+    outdir.write_text("verify.json", json_line(verification_json(verdict, pathway), indent=2) + "\n")
+    report, _ = write_report(pathway, outdir, simulation=cohort)
     held = sum(1 for r in verdict.results if r.checked and r.holds)
     checked = sum(1 for r in verdict.results if r.checked)
     verdict_style = "green" if verdict.holds else "bold red"
@@ -126,5 +141,4 @@ def _demo(ctx: click.Context, console: Console, out: Path, patients: int, seed: 
         f" (every reachable situation explored) -> {out / 'verify.json'}"
     )
     console.print(f"[bold]report[/bold]: {report}  (open it in a browser; it prints on A4)")
-    if not verdict.holds:
-        ctx.exit(EXIT_VIOLATION)
+    return verdict.holds

@@ -7,6 +7,7 @@ refused too, as a time-order problem.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 
 from statemachine import StateChart
@@ -30,11 +31,12 @@ def rejection_for(pathway: Pathway, state: str, scope: EventScope) -> Rejection 
 
 def refusal_reason(pathway: Pathway, state: str, scope: EventScope) -> str:
     if pathway.state(state).final:
-        return f"the pathway has ended in the final state {state!r}; final states accept no events"
+        # interned: a course refused a million times holds one copy of the words
+        return sys.intern(f"the pathway has ended in the final state {state!r}; final states accept no events")
     rule = rejection_for(pathway, state, scope)
     if rule is not None:
         return rule.reason
-    return f"no transition for event {scope.event_name!r} in state {state!r}"
+    return sys.intern(f"no transition for event {scope.event_name!r} in state {state!r}")
 
 
 class PatientRun:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import IO, Any
 
 import attrs
 
-from pathway.model import EventSpec, FieldSpec, Pathway
+from pathway.limits import MAX_LINE_BYTES
+from pathway.model import EventSpec, FieldSpec, Pathway, TimeLimits
+from pathway.safe_text import has_surrogate, shown
 
 ENVELOPE = ("event", "at", "patient", "episode")
 
@@ -60,8 +62,25 @@ class EventError:
         return (self.patient, self.episode)
 
     def __str__(self) -> str:
-        where = f"field '{self.field}': " if self.field else ""
-        return f"line {self.line}: {where}{self.problem}"
+        # field names and values come from the input: never let them reach a terminal raw
+        where = f"field '{shown(self.field)}': " if self.field else ""
+        return f"line {self.line}: {where}{shown(self.problem)}"
+
+
+class LineTooLong(ValueError):
+    """A line over MAX_LINE_BYTES: not an event stream (or a broken one); reading stops there."""
+
+
+def read_lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of a binary stream, never reading more than one line limit ahead (so /dev/zero is
+    refused, not buffered until memory runs out)."""
+    while True:
+        line = stream.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_BYTES and not (len(line) == MAX_LINE_BYTES + 1 and line.endswith(b"\n")):
+            raise LineTooLong(f"longer than {MAX_LINE_BYTES:,} bytes; reading stopped here (one event per line)")
+        yield line
 
 
 def parse_time(text: str) -> datetime:
@@ -70,6 +89,20 @@ def parse_time(text: str) -> datetime:
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("needs a UTC offset or 'Z'")
     return at
+
+
+def implausible_time(at: datetime, limits: TimeLimits) -> str | None:
+    """Why a parsed time cannot be a real event time (None when it can)."""
+    offset = at.utcoffset() or timedelta(0)
+    if offset.seconds % 60 or offset.microseconds:
+        return "the UTC offset must be whole minutes (+HH:MM)"
+    most = limits.max_utc_offset_minutes
+    if most is not None and abs(offset) > timedelta(minutes=most):
+        return f"the UTC offset is beyond +-{most // 60:02d}:{most % 60:02d} (limits.utc_offset_max of the definition)"
+    first, last = limits.first_year, limits.last_year
+    if first is not None and last is not None and not first <= at.year <= last:
+        return f"year {at.year} is outside the plausible years {first}..{last} (limits.years of the definition)"
+    return None
 
 
 def _check_value(spec: FieldSpec, value: Any) -> str | None:
@@ -122,6 +155,10 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
     """Validate one decoded JSON value against the pathway's event vocabulary."""
     if not isinstance(record, dict):
         return EventError(line, f"expected a JSON object, found {type(record).__name__}")
+    for key, value in record.items():
+        # JSON can spell half a UTF-16 pair (\\ud800); no output could carry it
+        if has_surrogate(key) or (isinstance(value, str) and has_surrogate(value)):
+            return EventError(line, "not valid Unicode text (a lone surrogate such as \\ud800)", key)
     patient = record.get("patient")
     if "patient" in record and not isinstance(patient, str):
         return EventError(line, "expected a string", "patient")
@@ -151,6 +188,9 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
         else:
             reason = f"{at_text!r} is not an ISO 8601 time"
         return EventError(line, reason, "at", patient, episode)
+    implausible = implausible_time(at, pathway.time_limits)
+    if implausible:
+        return EventError(line, f"{at_text!r}: {implausible}", "at", patient, episode)
     spec = specs[name]
     fields: dict[str, Any] = {}
     for key, value in record.items():
@@ -167,36 +207,72 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
     for field_spec in spec.fields:
         if field_spec.required and field_spec.name not in fields:
             return EventError(line, f"missing (required for event {name!r})", field_spec.name, patient, episode)
-    return Event(line, name, at, at_text, fields, patient, episode)
+    # the vocabulary's own string: a long course holds one copy of each event name, not one per line
+    return Event(line, spec.name, at, at_text, fields, patient, episode)
+
+
+def _stopping_when_too_long(lines: Iterable[str | bytes]) -> Iterator[str | bytes | LineTooLong]:
+    try:
+        yield from lines
+    except LineTooLong as err:
+        yield err
+
+
+def decode_line(number: int, raw: str | bytes) -> Any:
+    """One line as the JSON value it holds: None for a blank line, an EventError when it is not JSON."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return EventError(number, "not UTF-8 text")
+    else:
+        text = raw
+    if number == 1:
+        text = text.removeprefix("\ufeff")  # a byte-order mark some editors add
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
+    except json.JSONDecodeError as err:
+        return EventError(number, f"not valid JSON: {err.msg} at column {err.colno}")
+    except ValueError as err:
+        return EventError(number, f"not valid JSON: {err}")
+    except RecursionError:
+        return EventError(number, "not valid JSON: nested too deeply")
+
+
+def course_named(record: Any) -> tuple[str | None, str | None] | None:
+    """(patient, episode) a decoded line names, as parse_record will read them (None: not an object).
+
+    A line that fails validation keeps the ids it named, so its refusal goes to its course;
+    one whose ids cannot be read belongs to no patient.
+    """
+    if not isinstance(record, dict):
+        return None
+    if any(has_surrogate(k) or (isinstance(v, str) and has_surrogate(v)) for k, v in record.items()):
+        return (None, None)
+    patient, episode = record.get("patient"), record.get("episode")
+    if not isinstance(patient, str):
+        return (None, episode if isinstance(episode, str) else None)
+    return (patient, episode if isinstance(episode, str) else None)
 
 
 def read_events(lines: Iterable[str | bytes], pathway: Pathway) -> Iterator[Event | EventError]:
-    """Each non-blank line (text, or bytes decoded as UTF-8) as an Event or, when it cannot be used, an EventError."""
-    for number, raw in enumerate(lines, start=1):
-        if isinstance(raw, bytes):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield EventError(number, "not UTF-8 text")
-                continue
-        else:
-            text = raw
-        if number == 1:
-            text = text.removeprefix("\ufeff")  # a byte-order mark some editors add
-        if not text.strip():
+    """Each non-blank line (text, or bytes decoded as UTF-8) as an Event or, when it cannot be used, an EventError.
+
+    A line over the length limit (LineTooLong from read_lines) ends the stream with an EventError.
+    """
+    for number, raw in enumerate(_stopping_when_too_long(lines), start=1):
+        if isinstance(raw, LineTooLong):
+            yield EventError(number, str(raw))
+            return
+        record = decode_line(number, raw)
+        if record is None:
             continue
-        try:
-            record = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
-        except json.JSONDecodeError as err:
-            yield EventError(number, f"not valid JSON: {err.msg} at column {err.colno}")
-            continue
-        except ValueError as err:
-            yield EventError(number, f"not valid JSON: {err}")
-            continue
-        except RecursionError:
-            yield EventError(number, "not valid JSON: nested too deeply")
-            continue
-        yield parse_record(record, number, pathway)
+        yield record if isinstance(record, EventError) else parse_record(record, number, pathway)
+
+
+UNNAMED = "missing: other lines of this stream name their patient, so every line must"
 
 
 def refuse_unnamed(items: list[Event | EventError]) -> list[Event | EventError]:
@@ -207,13 +283,14 @@ def refuse_unnamed(items: list[Event | EventError]) -> list[Event | EventError]:
     """
     if not any(item.patient is not None for item in items):  # a malformed line that names one counts too
         return items
-    problem = "missing: other lines of this stream name their patient, so every line must"
-    return [
-        EventError(item.line, problem, "patient", None, item.episode)
-        if isinstance(item, Event) and item.patient is None
-        else item
-        for item in items
-    ]
+    return [unnamed_refusal(item) for item in items]
+
+
+def unnamed_refusal(item: Event | EventError) -> Event | EventError:
+    """``item`` in a stream where other lines name their patient: an Event naming none is refused."""
+    if isinstance(item, Event) and item.patient is None:
+        return EventError(item.line, UNNAMED, "patient", None, item.episode)
+    return item
 
 
 def dumps(event: Event) -> str:

@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from pathway.limits import MAX_GUARD_CHARS, MAX_GUARD_DEPTH, MAX_GUARD_NODES
+
 FUNCTIONS = ("hours_since", "hours_since_entered", "count", "occurred")
 """Built-in context functions: the first, third and fourth take an event name,
 ``hours_since_entered`` takes a state id."""
@@ -179,7 +181,18 @@ def _tokenise(source: str) -> list[_Token]:
 class _Parser:
     def __init__(self, source: str) -> None:
         self.tokens = _tokenise(source)
+        if len(self.tokens) > MAX_GUARD_NODES:
+            raise GuardSyntaxError(f"more than {MAX_GUARD_NODES} words and symbols")
         self.pos = 0
+        self.depth = 0
+
+    def _deeper(self) -> None:
+        # an explicit bound, well inside Python's stack, that every later walk of the tree can rely on
+        self.depth += 1
+        if self.depth > MAX_GUARD_DEPTH:
+            raise GuardSyntaxError(
+                f"nested more than {MAX_GUARD_DEPTH} deep ('not' or parentheses) at column {self.token.column}"
+            )
 
     @property
     def token(self) -> _Token:
@@ -220,7 +233,10 @@ class _Parser:
 
     def not_(self) -> Expr:
         if self.accept("not"):
-            return Not(self.not_())
+            self._deeper()
+            inner = Not(self.not_())
+            self.depth -= 1
+            return inner
         return self.comparison()
 
     def comparison(self) -> Expr:
@@ -263,8 +279,10 @@ class _Parser:
         if token.kind in ("number", "string", "true", "false"):
             return Const(self.literal())
         if self.accept("op", "("):
+            self._deeper()
             inner = self.or_()
             self.take("op", ")")
+            self.depth -= 1
             return inner
         if token.kind == "name":
             self.pos += 1
@@ -285,10 +303,9 @@ def parse(source: str) -> Expr:
     """Parse a guard. Raises GuardSyntaxError naming the column."""
     if not source.strip():
         raise GuardSyntaxError("empty guard")
-    try:
-        return _Parser(source).parse()
-    except RecursionError:
-        raise GuardSyntaxError("nested too deeply") from None
+    if len(source) > MAX_GUARD_CHARS:
+        raise GuardSyntaxError(f"longer than {MAX_GUARD_CHARS} characters")
+    return _Parser(source).parse()
 
 
 # ---------------------------------------------------------------- walking
@@ -304,6 +321,25 @@ def children(expr: Expr) -> tuple[Expr, ...]:
     if isinstance(expr, InList):
         return (expr.left,)
     return ()
+
+
+def extent(expr: Expr, memo: dict[int, tuple[Expr, int, int]] | None = None) -> tuple[int, int]:
+    """(nodes, depth) of ``expr`` with every named predicate written out in place.
+
+    That is what evaluating, compiling or exploring the guard costs. Each predicate's tree
+    is measured once (``memo``, shared across calls), so measuring a chain of predicates
+    that each use the previous one twice costs the length of the chain, not the size of
+    its expansion.
+    """
+    memo = {} if memo is None else memo
+    if isinstance(expr, PredicateRef):
+        known = memo.get(id(expr.expr))
+        if known is None:
+            known = (expr.expr, *extent(expr.expr, memo))  # the tree is kept so its id stays its own
+            memo[id(expr.expr)] = known
+        return known[1] + 1, known[2] + 1
+    parts = [extent(child, memo) for child in children(expr)]
+    return 1 + sum(n for n, _ in parts), 1 + max((d for _, d in parts), default=0)
 
 
 def walk(expr: Expr, into_predicates: bool = False) -> Iterator[Expr]:
@@ -412,7 +448,8 @@ def words(expr: Expr | None) -> str:
     if isinstance(expr, EventName):
         return "event"
     if isinstance(expr, PredicateRef):
-        return expr.text or words(expr.expr)
+        # by reference: a predicate is named, never written out again (its text is its own entry)
+        return expr.text or expr.name.replace("_", " ")
     if isinstance(expr, Call):
         label = expr.arg_label or expr.arg.replace("_", " ")
         return {

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 import attrs
 
-from pathway import guards
+from pathway import guards, limits
 from pathway.model import (
     RATINGS,
     RRLS,
@@ -34,6 +34,7 @@ from pathway.model import (
     Rejection,
     State,
     StateKind,
+    TimeLimits,
     Transition,
 )
 
@@ -42,6 +43,9 @@ ANY_ACTIVE = "*"
 FIELD_TYPES = ("enum", "int", "number", "bool", "string")
 STATE_KINDS = ("initial", "active", "final")
 RESERVED_FIELDS = ("event", "at", "patient", "episode")
+# prose may span lines; nothing else below a space (escape sequences, form feeds) belongs in a definition
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_OFFSET = re.compile(r"(\d{2}):(\d{2})")
 _TEMPLATE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -81,10 +85,35 @@ class _Reader:
             kind is not bool and isinstance(value, bool) and bool not in _as_tuple(kind)
         ):
             names = " or ".join(k.__name__ for k in _as_tuple(kind))
-            self.fail(f"expected {names}, found {value!r}", key)
+            self.fail(f"expected {names}, found {_short(value)}", key)
         if isinstance(value, float) and not math.isfinite(value):
             self.fail(f"expected a finite number, found {value!r}", key)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                self.check_text(item, key)
         return value
+
+    def check_text(self, text: str, key: str | None = None) -> None:
+        if len(text) > limits.MAX_TEXT_CHARS:
+            self.fail(f"text longer than {limits.MAX_TEXT_CHARS} characters", key)
+        control = _CONTROL.search(text)
+        if control:
+            self.fail(f"control character {control.group()!r} in text", key)
+
+    def ident(self, name: str, what: str, key: str | None = None) -> str:
+        """An id of the definition: it becomes file names, diagram node ids and JSON keys."""
+        problem = limits.bad_id(name) if isinstance(name, str) else "must be a string"
+        if problem:
+            self.fail(f"{what} {_short(name)} {problem}", key)
+        return name
+
+    def keys(self, what: str, most: int) -> Mapping[str, Any]:
+        """This table's entries, each named by a valid id, at most ``most`` of them."""
+        if len(self.table) > most:
+            self.fail(f"more than {most} {what}s (a limit of this tool)")
+        for name in self.table:
+            self.ident(name, what)
+        return self.table
 
     def text(self, key: str, default: Any = ...) -> str:
         value = self.get(key, str, default)
@@ -109,6 +138,12 @@ def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
 
 
+def _short(value: Any) -> str:
+    """A value for an error message: quoted, escaped, and cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 # ---------------------------------------------------------------- entry point
 
 
@@ -122,7 +157,9 @@ def load(path: str | Path | None = None) -> Pathway:
 def _load_cached(path: str) -> Pathway:
     name = Path(path).name
     try:
-        raw = Path(path).read_bytes()
+        raw = limits.read_bounded(path, limits.MAX_DEFINITION_BYTES)
+    except limits.TooLarge as err:
+        raise DefinitionError(name, "", f"cannot read: {err}") from None
     except OSError as err:
         raise DefinitionError(name, "", f"cannot read: {err.strerror or err}") from None
     try:
@@ -135,6 +172,8 @@ def _load_cached(path: str) -> Pathway:
 
 
 def loads(text: str, file: str = "<definition>") -> Pathway:
+    if len(text) > limits.MAX_DEFINITION_BYTES:
+        raise DefinitionError(file, "", f"cannot read: larger than {limits.MAX_DEFINITION_BYTES:,} bytes")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -158,14 +197,27 @@ class _Builder:
         self.events: dict[str, EventSpec] = {}
         self.predicate_sources: dict[str, tuple[_Reader, str]] = {}
         self.predicates: dict[str, Predicate] = {}
+        self.given_text: dict[str, str] = {}  # a reference shows the predicate's own text, never a copy of its tree
         self.states: dict[str, State] = {}
         self.conditional: list[tuple[str, _Reader, str, guards.Expr]] = []  # recommendations with a 'when'
+        self.extents: dict[int, tuple[guards.Expr, int, int]] = {}  # predicate trees measured once
 
     def build(self, source_path: str) -> Pathway:
         root = self.root
-        root.only("pathway", "citations", "parameters", "events", "predicates", "states", "transitions", "rejections")
+        root.only(
+            "pathway",
+            "citations",
+            "parameters",
+            "events",
+            "predicates",
+            "states",
+            "transitions",
+            "rejections",
+            "limits",
+        )
         head = root.child("pathway", root.get("pathway", dict))
         head.only("id", "title", "version", "initial", "description", "cite", "also_cite")
+        head.ident(head.text("id"), "pathway id", "id")
         self._citations(root.get("citations", dict))
         self._parameters(root.get("parameters", dict, {}))
         self._events(root.get("events", dict))
@@ -202,6 +254,7 @@ class _Builder:
             states=tuple(self.states.values()),
             transitions=transitions,
             rejections=rejections,
+            time_limits=self._time_limits(root.get("limits", dict, {})),
             source_path=source_path,
         )
         _check_graph(pathway, self.file)
@@ -211,7 +264,7 @@ class _Builder:
 
     def _citations(self, table: Mapping[str, Any]) -> None:
         section = self.root.child("citations", table)
-        for ref, body in table.items():
+        for ref, body in section.keys("citation", limits.MAX_NAMED).items():
             entry = section.child(ref, body)
             entry.only("title", "source", "quality")
             self.citations[ref] = Citation(ref, entry.text("title"), entry.text("source"), entry.text("quality", ""))
@@ -241,7 +294,7 @@ class _Builder:
 
     def _parameters(self, table: Mapping[str, Any]) -> None:
         section = self.root.child("parameters", table)
-        for name, body in table.items():
+        for name, body in section.keys("parameter", limits.MAX_NAMED).items():
             entry = section.child(name, body)
             entry.only("value", "unit", "text", "cite", "derived")
             value = entry.get("value", (int, float, str, bool))
@@ -256,13 +309,13 @@ class _Builder:
 
     def _events(self, table: Mapping[str, Any]) -> None:
         section = self.root.child("events", table)
-        for name, body in table.items():
+        for name, body in section.keys("event", limits.MAX_EVENTS).items():
             entry = section.child(name, body)
             entry.only("label", "cite", "fields")
             fields_table = entry.get("fields", dict, {})
             fields_reader = entry.child("fields", fields_table)
             fields = []
-            for field_name, spec in fields_table.items():
+            for field_name, spec in fields_reader.keys("field", limits.MAX_FIELDS).items():
                 field_entry = fields_reader.child(field_name, spec)
                 field_entry.only("type", "required", "values", "label", "min", "max")
                 if field_name in RESERVED_FIELDS:
@@ -273,6 +326,10 @@ class _Builder:
                 values = tuple(field_entry.get("values", list, []))
                 if kind == "enum" and not (values and all(isinstance(v, str) for v in values)):
                     field_entry.fail("an enum needs a non-empty list of string values", "values")
+                if len(values) > limits.MAX_VALUES:
+                    field_entry.fail(f"more than {limits.MAX_VALUES} values (a limit of this tool)", "values")
+                for value in values:
+                    field_entry.ident(value, "value", "values")
                 if kind != "enum" and values:
                     field_entry.fail("only enum fields take values", "values")
                 bounds = [field_entry.get(key, (int, float), None) for key in ("min", "max")]
@@ -309,7 +366,7 @@ class _Builder:
 
     def _predicates(self, table: Mapping[str, Any]) -> None:
         section = self.root.child("predicates", table)
-        for name, body in table.items():
+        for name, body in section.keys("predicate", limits.MAX_NAMED).items():
             entry = section.child(name, body)
             entry.only("expr", "text", "text_not", "cite")
             if name in self.parameters or name == "event":
@@ -325,10 +382,11 @@ class _Builder:
         if name in resolving:
             entry.fail(f"predicate refers to itself through {' -> '.join((*resolving, name))}", "expr")
         expr = self._guard(entry, "expr", source, None, (*resolving, name))
-        text = self._fill(entry, "text", entry.get("text", str, "")) or guards.words(expr)
+        given = self._fill(entry, "text", entry.get("text", str, ""))
         text_not = self._fill(entry, "text_not", entry.get("text_not", str, ""))
-        predicate = Predicate(name, expr, text, self._cite(entry), text_not)
+        predicate = Predicate(name, expr, given or guards.words(expr), self._cite(entry), text_not)
         self.predicates[name] = predicate
+        self.given_text[name] = given
         return predicate
 
     def _guard(
@@ -364,7 +422,7 @@ class _Builder:
                 return guards.Param(name, param.value, param.unit)
             if name in self.predicate_sources:
                 predicate = self._predicate(name, resolving)
-                return guards.PredicateRef(name, predicate.expr, predicate.text, predicate.text_not)
+                return guards.PredicateRef(name, predicate.expr, self.given_text[name], predicate.text_not)
             spec = self._field(name, events)
             if spec is None:
                 where = f"a field of {', '.join(events)}" if events else "a field of any event"
@@ -374,6 +432,19 @@ class _Builder:
             return guards.Field(name, spec.words())
 
         resolved = guards.transform(tree, resolve)
+        nodes, depth = guards.extent(resolved, self.extents)
+        if nodes > limits.MAX_GUARD_NODES:
+            entry.fail(
+                f"guard {_short(source)}: {nodes:,} terms once its predicates are written out "
+                f"(limit {limits.MAX_GUARD_NODES:,})",
+                key,
+            )
+        if depth > limits.MAX_GUARD_LEVELS:
+            entry.fail(
+                f"guard {_short(source)}: {depth} levels deep once its predicates are written out "
+                f"(limit {limits.MAX_GUARD_LEVELS})",
+                key,
+            )
         self._check_literals(entry, key, source, resolved)
         return resolved
 
@@ -456,7 +527,7 @@ class _Builder:
 
     def _states(self, table: Mapping[str, Any]) -> None:
         section = self.root.child("states", table)
-        for state_id, body in table.items():
+        for state_id, body in section.keys("state", limits.MAX_STATES).items():
             entry = section.child(state_id, body)
             entry.only("kind", "title", "group", "text", "gist", "cite", "recommendations")
             kind = entry.text("kind")
@@ -511,7 +582,7 @@ class _Builder:
         if guard is not None:
             self.conditional.append((state_id, rec, when or "", guard))
         return Recommendation(
-            code=rec.text("code"),
+            code=rec.ident(rec.text("code"), "code", "code"),
             kind=cast(RecommendationKind, kind),
             text=self._fill(rec, "text", rec.text("text")),
             cite=self._cite(rec),
@@ -582,7 +653,7 @@ class _Builder:
                 self.file, f"transitions[{index}]" + (f" ({probe})" if isinstance(probe, str) else ""), body
             )
             entry.only("id", "from", "on", "when", "to", "reason", "cite", "label", "immediate")
-            tid = entry.text("id")
+            tid = entry.ident(entry.text("id"), "id", "id")
             if tid in ids:
                 entry.fail(f"id {tid!r} is used twice", "id")
             ids.add(tid)
@@ -602,6 +673,7 @@ class _Builder:
             if guard is not None and events:
                 self._check_fields_on(entry, when, guard, events)
             label = self._fill(entry, "label", entry.get("label", str, ""))
+            self._budget(entry, len(result) + len(self._sources(entry)))
             for source in self._sources(entry):
                 result.append(
                     Transition(
@@ -618,12 +690,42 @@ class _Builder:
                 )
         return tuple(result)  # document order is priority order
 
+    @staticmethod
+    def _budget(entry: _Reader, count: int) -> None:
+        if count > limits.MAX_TRANSITIONS:
+            entry.fail(f"more than {limits.MAX_TRANSITIONS} transitions or rejections once '*' is expanded")
+
+    def _time_limits(self, table: Mapping[str, Any]) -> TimeLimits:
+        """[limits]: plausible event times. Absent, only the form of a time is checked."""
+        if not table:
+            return TimeLimits()
+        entry = self.root.child("limits", table)
+        entry.only("years", "utc_offset_max", "cite")
+        years = entry.get("years", list, None)
+        if years is not None and not (
+            len(years) == 2 and all(isinstance(y, int) and not isinstance(y, bool) for y in years)
+        ):
+            entry.fail("expected [first, last] years", "years")
+        if years is not None and not 1 <= years[0] <= years[1] <= 9999:
+            entry.fail("expected 1 <= first <= last <= 9999", "years")
+        offset = entry.get("utc_offset_max", str, None)
+        minutes = None
+        if offset is not None:
+            match = _OFFSET.fullmatch(offset)
+            if match is None or int(match.group(2)) >= 60 or int(match.group(1)) >= 24:
+                entry.fail(f"expected HH:MM below 24:00, found {offset!r}", "utc_offset_max")
+            assert match is not None
+            minutes = int(match.group(1)) * 60 + int(match.group(2))
+        first, last = (years[0], years[1]) if years is not None else (None, None)
+        return TimeLimits(first, last, minutes, self._cite(entry))
+
     def _rejections(self, items: list[Any]) -> tuple[Rejection, ...]:
         result: list[Rejection] = []
         for index, body in enumerate(items):
             probe = body.get("id") if isinstance(body, Mapping) else None
             entry = _Reader(self.file, f"rejections[{index}]" + (f" ({probe})" if isinstance(probe, str) else ""), body)
             entry.only("id", "from", "on", "when", "reason", "cite")
+            entry.ident(entry.text("id"), "id", "id")
             events = self._on(entry)
             if not events:
                 entry.fail("missing 'on'")
@@ -632,6 +734,7 @@ class _Builder:
                 entry.fail("an empty guard; leave 'when' out for a transition without a condition", "when")
             when = when or ""
             guard = self._guard(entry, "when", when, events) if when else None
+            self._budget(entry, len(result) + len(self._sources(entry)))
             for source in self._sources(entry):
                 result.append(
                     Rejection(

@@ -209,6 +209,17 @@ class Rejection:
     cite: Cite
 
 
+@attrs.frozen
+class TimeLimits:
+    """Plausible event times, from the definition's [limits]: a time outside them is a typing
+    error (0226 for 2026) and is refused as malformed. None: that bound is not checked."""
+
+    first_year: int | None = None
+    last_year: int | None = None
+    max_utc_offset_minutes: int | None = None
+    cite: Cite | None = None
+
+
 @attrs.frozen(cache_hash=True)  # machines and tables are cached per pathway: hash it once
 class Pathway:
     id: str
@@ -225,6 +236,7 @@ class Pathway:
     transitions: tuple[Transition, ...]
     rejections: tuple[Rejection, ...]
     also_cite: tuple[Cite, ...] = ()  # secondary sources of the whole pathway, after the headline ``cite``
+    time_limits: TimeLimits = TimeLimits()
     source_path: str = ""
     source_text: str = ""  # the definition as read, so worker processes run exactly this one
 

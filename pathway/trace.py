@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import attrs
 
 from pathway.events import Event
 from pathway.model import Pathway, Recommendation, Transition
+from pathway.safe_text import json_line
 
 RejectionKind = Literal["out_of_sequence", "time_order", "malformed"]
 
@@ -87,6 +89,34 @@ def recommendation_json(rec: Recommendation, pathway: Pathway) -> dict[str, Any]
     if rec.rrl_cite is not None:
         item["rrl_citation"] = pathway.cite_text(rec.rrl_cite)
     return item
+
+
+PIECEWISE_ABOVE = 1000
+"""Steps plus refusals above which a report is written piece by piece rather than built whole."""
+
+
+def trace_json_text(trace: Trace, pathway: Pathway, extra: dict[str, Any] | None = None) -> Iterator[str]:
+    """``json_line(trace_json(trace) | extra)``; for a long course in pieces, a step or a refusal at a time.
+
+    A course of a million steps is written without ever holding them as a million dicts.
+    """
+    if len(trace.steps) + len(trace.rejected) <= PIECEWISE_ABOVE:
+        yield json_line(trace_json(trace, pathway) | (extra or {}))
+        return
+    report = trace_json(attrs.evolve(trace, steps=(), rejected=()), pathway)
+    report.update(extra or {})
+    lazy: dict[str, tuple[Any, ...]] = {"steps": trace.steps, "rejected": trace.rejected}
+    yield "{"
+    for number, (key, value) in enumerate(report.items()):
+        yield (", " if number else "") + json_line(key) + ": "
+        if key in lazy:
+            yield "["
+            for index, item in enumerate(lazy[key]):
+                yield (", " if index else "") + json_line(attrs.asdict(item))
+            yield "]"
+        else:
+            yield json_line(value)
+    yield "}"
 
 
 def trace_json(trace: Trace, pathway: Pathway) -> dict[str, Any]:

@@ -98,7 +98,7 @@ def test_regenerating_gives_identical_files(tmp_path: Path) -> None:
 def test_formats_may_be_repeated_or_comma_separated(tmp_path: Path) -> None:
     result = diagram("--format", "dot", "-f", "mermaid,dot", "--out", str(tmp_path))
     assert result.exit_code == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pdph.dot", "pdph.mmd"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pdph.dot", "pdph.mmd", "run.json"]
 
 
 def test_unknown_format_is_a_one_line_error(tmp_path: Path) -> None:
@@ -269,7 +269,8 @@ def test_each_episode_of_a_patient_can_be_drawn(tmp_path: Path) -> None:
             "--trace", str(stream), "--patient", "R", "--episode", episode, "-f", "dot", "-o", str(tmp_path)
         )
         assert result.exit_code == 0, result.stderr
-        drawn[episode] = (tmp_path / f"pdph-trace-R-{episode}.dot").read_text()
+        # patient and episode joined by '__', which no patient id's file stem holds: never two courses in one file
+        drawn[episode] = (tmp_path / f"pdph-trace-R__{episode}.dot").read_text()
     # the first episode ends resolved, the return visit escalates: each drawing shows its own course
     taken = {e: re.findall(r"(\w+) -> (\w+) \[[^\n]*class=\"transition taken", d) for e, d in drawn.items()}
     assert taken["2"] == [("presentation", "red_flag_escalation")]

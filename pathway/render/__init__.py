@@ -2,9 +2,9 @@
 
 The library entry points for other code (the CLI, a demo):
 
-* ``write_diagrams(pathway, out_dir, formats)`` -> paths of pdph.svg/png/dot/mmd (or the formats asked);
-* ``write_trace_diagrams(pathway, trace, out_dir, formats)`` and ``render_trace(pathway, trace, out_path, fmt)``;
-* ``write_frequency_diagrams(pathway, frequencies, out_dir, formats)`` and ``render_frequencies(...)``,
+* ``write_diagrams(pathway, out, formats)`` (``out``: a pathway.outdir.OutputDir) -> paths of the files;
+* ``write_trace_diagrams(pathway, trace, out, formats)`` (``out``: an OutputDir);
+* ``write_frequency_diagrams(pathway, frequencies, out, formats)``,
   with ``read_frequencies(path, pathway)`` for a simulator summary;
 * ``check_diagrams(pathway, out_dir)`` -> one line per missing or stale diagram.
 """
@@ -16,8 +16,6 @@ from pathway.render.output import (
     DotFailed,
     DotMissing,
     check_diagrams,
-    render_frequencies,
-    render_trace,
     write_diagrams,
     write_frequency_diagrams,
     write_trace_diagrams,
@@ -33,8 +31,6 @@ __all__ = [
     "check_diagrams",
     "parse_frequencies",
     "read_frequencies",
-    "render_frequencies",
-    "render_trace",
     "write_diagrams",
     "write_frequency_diagrams",
     "write_trace_diagrams",

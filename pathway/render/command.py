@@ -11,6 +11,7 @@ from pathway.cli_common import (
     EXIT_INPUT,
     EXIT_OK,
     EXIT_VIOLATION,
+    OutputDirectory,
     definition_option,
     fail,
     in_line_order,
@@ -20,6 +21,7 @@ from pathway.cli_common import (
 from pathway.engine import PatientRun, run_stream
 from pathway.events import EventError
 from pathway.model import Pathway
+from pathway.outdir import OutputDir, OutputError
 from pathway.render.frequencies import FrequencyError, read_frequencies
 from pathway.render.output import (
     DEFAULT_FORMATS,
@@ -37,6 +39,7 @@ from pathway.render.output import (
 )
 from pathway.render.overlay import Overlay, frequency_overlay, trace_overlay
 from pathway.render.view import build_view
+from pathway.safe_text import shown
 from pathway.trace import Trace
 
 DEFAULT_OUT = Path("diagrams")
@@ -55,9 +58,11 @@ DEFAULT_OVERLAY_OUT = Path("out") / "diagrams"
 @click.option(
     "--out",
     "-o",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputDirectory(),
     default=None,
-    help=f"Directory to write into. Default: {DEFAULT_OUT}/ (with --trace or --frequencies: {DEFAULT_OVERLAY_OUT}/).",
+    help=f"Directory to write into, with a run.json listing the files; files an earlier diagram run wrote there "
+    f"and this one does not are removed. Default: {DEFAULT_OUT}/ (with --trace or --frequencies: "
+    f"{DEFAULT_OVERLAY_OUT}/).",
 )
 @click.option(
     "--check",
@@ -147,16 +152,17 @@ def diagram(
 
     missing_dot = not dot_available() and any(f in IMAGE_FORMATS for f in chosen)
     drawable = [f for f in chosen if f not in IMAGE_FORMATS] if missing_dot else list(chosen)
+    written = []
     try:
-        written = write_diagrams(pathway, directory, drawable, overlay, stem) if drawable else []
-    except DotMissing as err:
-        fail(str(err))
-    except DotFailed as err:
+        if drawable:
+            with OutputDir(directory, "diagram") as outdir:
+                written = write_diagrams(pathway, outdir, drawable, overlay, stem)
+    except (DotMissing, DotFailed, OutputError) as err:
         fail(str(err))
     except OSError as err:
         fail(f"{directory}: {err.strerror or err}")
     for path in written:
-        click.echo(f"wrote {path}")
+        click.echo(f"wrote {shown(str(path))}")  # --out is the user's text: shown escaped
     for problem in problems:
         click.echo(problem, err=True)
     if missing_dot:

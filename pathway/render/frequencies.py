@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from pathway.limits import MAX_SUMMARY_BYTES, TooLarge, read_bounded
 from pathway.model import Pathway
 
 ARROW = "->"
@@ -122,7 +123,9 @@ def _mapping(data: dict[str, Any], pathway: Pathway, file: str) -> Frequencies:
 def read_frequencies(path: str | Path, pathway: Pathway) -> Frequencies:
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_SUMMARY_BYTES).decode("utf-8")
+    except TooLarge as err:
+        raise FrequencyError(f"{file}: {err}") from None
     except OSError as err:
         raise FrequencyError(f"{file}: {err.strerror or err}") from None
     except UnicodeDecodeError:

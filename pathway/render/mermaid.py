@@ -33,9 +33,18 @@ FADED_STYLE = f"stroke:{P.faded},color:{P.faded}"
 
 
 def _text(text: str) -> str:
-    """Text safe inside a quoted Mermaid label (Mermaid reads '#name;' entities and HTML)."""
+    """Text safe inside a quoted Mermaid label (Mermaid reads '#name;' entities and HTML).
+
+    Whitespace runs, line breaks included, become one space: a statement ends at a line break,
+    so a title with a newline could otherwise start a statement of its own (a `click` link).
+    """
     return (
-        text.replace("#", "#35;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;").replace("`", "#96;")
+        " ".join(text.split())
+        .replace("#", "#35;")
+        .replace('"', "#quot;")
+        .replace("<", "#lt;")
+        .replace(">", "#gt;")
+        .replace("`", "#96;")
     )
 
 
@@ -176,4 +185,5 @@ def mermaid_source(view: DiagramView, overlay: Overlay | None = None) -> str:
 
 
 def _yaml_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # one line: a line break could end the front matter ("---") and start a diagram of its own
+    return '"' + " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"') + '"'

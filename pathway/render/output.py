@@ -19,11 +19,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from pathway.model import Pathway
+from pathway.outdir import OutputDir
 from pathway.render.frequencies import Frequencies
 from pathway.render.graphviz_diagram import dot_source
 from pathway.render.mermaid import mermaid_source
 from pathway.render.overlay import Overlay, frequency_overlay, trace_overlay
 from pathway.render.view import build_view
+from pathway.safe_text import course_stem
 from pathway.trace import Trace
 
 TEXT_FORMATS = {"dot": "dot", "mermaid": "mmd"}
@@ -63,7 +65,7 @@ def parse_formats(values: Iterable[str]) -> tuple[str, ...]:
             if fmt == "mmd":
                 fmt = "mermaid"
             if not fmt:
-                continue
+                raise ValueError(f"an empty format in {value!r} (choose from {', '.join(FORMATS)})")
             if fmt not in FORMATS:
                 raise ValueError(f"unknown format {item.strip()!r} (choose from {', '.join(FORMATS)})")
             if fmt not in chosen:
@@ -174,6 +176,10 @@ def render_image(dot_text: str, fmt: str) -> bytes:
         done = subprocess.run(command, input=dot_text.encode("utf-8"), capture_output=True, timeout=DOT_TIMEOUT_S)
     except FileNotFoundError:
         raise DotMissing() from None
+    except subprocess.TimeoutExpired:
+        raise DotFailed(
+            f"dot -T{fmt} did not finish within {DOT_TIMEOUT_S} s: the diagram is too large to lay out"
+        ) from None
     if done.returncode != 0 or not done.stdout:
         problem = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise DotFailed(f"dot -T{fmt} failed: {problem[0] if problem else f'exit status {done.returncode}'}")
@@ -200,38 +206,29 @@ def diagram_bytes(pathway: Pathway, formats: Sequence[str], overlay: Overlay | N
     return out
 
 
-def write_files(contents: dict[str, bytes], out_dir: str | Path, stem: str) -> list[Path]:
-    directory = Path(out_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt, data in contents.items():
-        path = directory / f"{stem}.{extension(fmt)}"
-        # write-then-rename so a reader (or --check) never sees half a file
-        partial = path.with_name(path.name + ".partial")
-        partial.write_bytes(data)
-        partial.replace(path)
-        written.append(path)
-    return written
+def write_files(contents: dict[str, bytes], out: OutputDir, stem: str, folder: str = "") -> list[Path]:
+    """Each format's bytes to ``folder/stem.ext`` in the run's directory (atomically: see OutputDir)."""
+    prefix = f"{folder}/" if folder else ""
+    return [out.write_bytes(f"{prefix}{stem}.{extension(fmt)}", data) for fmt, data in contents.items()]
 
 
 def write_diagrams(
     pathway: Pathway,
-    out_dir: str | Path,
+    out: OutputDir,
     formats: Sequence[str] = DEFAULT_FORMATS,
     overlay: Overlay | None = None,
     stem: str | None = None,
+    folder: str = "",
 ) -> list[Path]:
     """Write the pathway's diagram (optionally with an overlay) in each format; returns the paths written."""
-    return write_files(diagram_bytes(pathway, formats, overlay), out_dir, stem or pathway.id)
+    return write_files(diagram_bytes(pathway, formats, overlay), out, stem or pathway.id, folder)
 
 
 def trace_stem(pathway: Pathway, trace: Trace) -> str:
+    """pdph-trace, or pdph-trace-<patient>[__<episode>]: distinct courses never share a file (safe_text)."""
     if trace.patient is None:
         return f"{pathway.id}-trace"
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", trace.patient).strip("._") or "patient"
-    if trace.episode is not None:
-        safe += "-" + (re.sub(r"[^A-Za-z0-9._-]+", "_", trace.episode).strip("._") or "episode")
-    return f"{pathway.id}-trace-{safe}"
+    return f"{pathway.id}-trace-{course_stem(trace.patient, trace.episode)}"
 
 
 def flow_stem(pathway: Pathway) -> str:
@@ -239,48 +236,21 @@ def flow_stem(pathway: Pathway) -> str:
 
 
 def write_trace_diagrams(
-    pathway: Pathway, trace: Trace, out_dir: str | Path, formats: Sequence[str] = DEFAULT_FORMATS
+    pathway: Pathway, trace: Trace, out: OutputDir, formats: Sequence[str] = DEFAULT_FORMATS, folder: str = ""
 ) -> list[Path]:
     overlay = trace_overlay(build_view(pathway), trace)
-    return write_diagrams(pathway, out_dir, formats, overlay, trace_stem(pathway, trace))
+    return write_diagrams(pathway, out, formats, overlay, trace_stem(pathway, trace), folder)
 
 
 def write_frequency_diagrams(
-    pathway: Pathway, frequencies: Frequencies, out_dir: str | Path, formats: Sequence[str] = DEFAULT_FORMATS
+    pathway: Pathway,
+    frequencies: Frequencies,
+    out: OutputDir,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    folder: str = "",
 ) -> list[Path]:
     overlay = frequency_overlay(build_view(pathway), frequencies)
-    return write_diagrams(pathway, out_dir, formats, overlay, flow_stem(pathway))
-
-
-def _format_of(out_path: Path, fmt: str | None) -> str:
-    if fmt is not None:
-        return parse_formats([fmt])[0]
-    suffix = out_path.suffix.lstrip(".").lower()
-    return "mermaid" if suffix == "mmd" else suffix
-
-
-def render_trace(pathway: Pathway, trace: Trace, out_path: str | Path, fmt: str | None = None) -> Path:
-    """One patient's path drawn over the pathway into ``out_path`` (format from ``fmt`` or the suffix)."""
-    path = Path(out_path)
-    chosen = _format_of(path, fmt)
-    overlay = trace_overlay(build_view(pathway), trace)
-    return _write_one(diagram_bytes(pathway, [chosen], overlay)[chosen], path)
-
-
-def render_frequencies(
-    pathway: Pathway, frequencies: Frequencies, out_path: str | Path, fmt: str | None = None
-) -> Path:
-    """The cohort flow drawn over the pathway into ``out_path`` (format from ``fmt`` or the suffix)."""
-    path = Path(out_path)
-    chosen = _format_of(path, fmt)
-    overlay = frequency_overlay(build_view(pathway), frequencies)
-    return _write_one(diagram_bytes(pathway, [chosen], overlay)[chosen], path)
-
-
-def _write_one(data: bytes, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
+    return write_diagrams(pathway, out, formats, overlay, flow_stem(pathway), folder)
 
 
 # ---------------------------------------------------------------- freshness

@@ -9,6 +9,7 @@ arrives as an argument. Files go through the run's output helper (atomic writes)
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,11 +45,9 @@ COMPARISON = (
 
 
 class Output(Protocol):
-    """Where figures go: the run's output directory helper (temporary name, then rename)."""
+    """Where figures go: the run's output directory (pathway.outdir.OutputDir: temporary name, then rename)."""
 
-    def temp(self, name: str) -> Path: ...
-
-    def commit(self, temp: Path, name: str) -> Path: ...
+    def write_bytes(self, name: str, data: bytes) -> Path: ...
 
 
 def _colours(pathway: Pathway) -> dict[str, Any]:
@@ -67,11 +66,11 @@ def _title(pathway: Pathway, state: str) -> str:
 
 def _save(figure: Figure, out: Output, name: str) -> Path:
     figure.tight_layout()
-    temp = out.temp(name)
+    png = io.BytesIO()
     # no timestamps in the file, so the same summary gives the same bytes
-    figure.savefig(temp, dpi=DPI, metadata={"Software": None}, format="png")
+    figure.savefig(png, dpi=DPI, metadata={"Software": None}, format="png")
     plt.close(figure)
-    return out.commit(temp, name)
+    return out.write_bytes(name, png.getvalue())
 
 
 def _wilson(k: float, n: int) -> tuple[float, float]:

@@ -6,20 +6,23 @@ from pathlib import Path
 
 import click
 
-from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, definition_option, fail, write_atomic
+from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, OutputDirectory, definition_option, fail
 from pathway.model import Pathway
+from pathway.outdir import OutputDir, OutputError
+from pathway.safe_text import shown
 
 REPORT_NAME = "report.html"
 
 
 def write_report(
     pathway: Pathway,
-    out: Path,
+    out: OutputDir,
     simulation: Path | None = None,
     evidence: Path | None = None,
     properties: Path | None = None,
 ) -> tuple[Path, bool]:
-    """Verify the pathway and write DIR/report.html; returns the file and whether every property holds.
+    """Verify the pathway and write report.html into the run's directory; returns the file and whether every
+    property holds.
 
     Raises PropertyError, SimulationError or OSError with a message naming the file at fault.
     """
@@ -29,13 +32,13 @@ def write_report(
 
     verdict = verify(pathway, load_catalogue(properties))
     html = report_html(pathway, verdict, simulation, evidence)
-    return write_atomic(out / REPORT_NAME, html), verdict.holds
+    return out.write_text(REPORT_NAME, html), verdict.holds
 
 
 @click.command("report")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputDirectory(),
     default=Path("out/report"),
     show_default=True,
     help=f"Directory to write {REPORT_NAME} into.",
@@ -83,12 +86,13 @@ def report(
     if evidence is not None and not evidence.is_file():
         fail(f"{evidence}: no such evidence file")
     try:
-        written, holds = write_report(pathway, out, simulation, evidence, properties)
-    except (PropertyError, SimulationError) as err:
+        with OutputDir(out, "report") as outdir:
+            written, holds = write_report(pathway, outdir, simulation, evidence, properties)
+    except (PropertyError, SimulationError, OutputError) as err:
         fail(str(err))
     except (UnicodeDecodeError, ValueError) as err:
         fail(f"{evidence or 'evidence'}: {err}")
     except OSError as err:
         fail(f"{out}: {err.strerror or err}")
-    click.echo(f"wrote {written}")
+    click.echo(f"wrote {shown(str(written))}")
     raise SystemExit(EXIT_OK if holds else EXIT_VIOLATION)

@@ -16,8 +16,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, definition_option, fail
+from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, OutputDirectory, definition_option, fail
 from pathway.model import Pathway
+from pathway.outdir import OutputDir, OutputError
 
 if TYPE_CHECKING:  # the simulator pulls in numpy and pyarrow: imported when the command runs, not at CLI start
     from pathway.simulate.cohort import ChunkResult, CohortSpec
@@ -85,7 +86,7 @@ def _results(
 )
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputDirectory(),
     default=Path("out/simulate"),
     show_default=True,
     help="Directory for the run's files. Files of an earlier simulate run there are replaced, never mixed in.",
@@ -253,7 +254,7 @@ def simulate(
     from pathway.simulate import cohort, summary
     from pathway.simulate import params as params_io
     from pathway.simulate.fhir_records import bulk_writers
-    from pathway.simulate.output import CohortFiles, OutputDir
+    from pathway.simulate.output import CohortFiles
     from pathway.simulate.schema import IMAGING_ORDERS, PATIENTS, events_table
 
     try:
@@ -291,18 +292,11 @@ def simulate(
     )
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
-    output = OutputDir(out)
     schemas = {}
     if tables:
         schemas = {"patients": PATIENTS.schema(), "imaging_orders": IMAGING_ORDERS.schema()}
         if events:
             schemas["events"] = events_table(pathway).schema()
-    try:
-        output.prepare()
-        files = CohortFiles(output, policies, events, compress, schemas)
-        bulk = bulk_writers(out, policies, f"--patients {patients} --seed {seed}", fhir)
-    except OSError as err:
-        fail(f"{out}: {err.strerror or err}")
     progress = Progress(
         TextColumn("[bold]simulating[/bold] {task.description}"),
         BarColumn(),
@@ -314,43 +308,57 @@ def simulate(
         transient=quiet,
     )
     task = progress.add_task(", ".join(policies), total=patients)
-
-    def sink(result: ChunkResult) -> None:
-        files.write(result)
-        for name, bundles in result.fhir.items():
-            bulk[name].write_lines(bundles)
-        progress.update(task, advance=result.stop - result.start)
-        progress.refresh()
-
     try:
-        with progress:
-            totals = cohort.run(spec, patients, _results(spec, patients, workers, chunk_size, engine, scheduler), sink)
-        files.close()
-        for writer in bulk.values():
-            writer.close()
+        # one run owns the directory: locked, written atomically, run.json last (pathway.outdir)
+        with OutputDir(out, "simulate") as output:
+            files = CohortFiles(output, policies, events, compress, schemas)
+            bulk = bulk_writers(out, policies, f"--patients {patients} --seed {seed}", fhir)
+
+            def sink(result: ChunkResult) -> None:
+                files.write(result)
+                for name, bundles in result.fhir.items():
+                    bulk[name].write_lines(bundles)
+                progress.update(task, advance=result.stop - result.start)
+                progress.refresh()
+
+            results = _results(spec, patients, workers, chunk_size, engine, scheduler)
+            try:
+                with progress:
+                    totals = cohort.run(spec, patients, results, sink)
+                files.close()
+                for writer in bulk.values():
+                    writer.close()
+            except BaseException:
+                files.abort()
+                for writer in bulk.values():
+                    writer.close(keep=False)
+                raise
+            finally:
+                # the pool ends now, not when the traceback is freed: an interrupted run stops its workers at once
+                getattr(results, "close", lambda: None)()
+            elapsed = time.perf_counter() - started
+
+            ctx = cohort.context(spec)
+            result = summary.build(totals, policies, ctx.compiled, ctx.params, seed, engine_check=check_engines)
+            output.write_text("summary.json", summary.dumps(result))
+            report = None
+            if validate:
+                from pathway.simulate import validation
+
+                report = validation.report(targets, totals.aggregates, ctx.params)
+                output.write_text("validation.json", summary.dumps({"patients": patients, "seed": seed, **report}))
+            if plots:
+                from pathway.render.plots import cohort_plots
+
+                cohort_plots(result, pathway, params.outcomes["resolution"], output)
+            run = {"patients": patients, "seed": seed, "policies": list(policies), "engine": engine}
+            output.info = _run_info(
+                {**run, "scheduler": scheduler}, workers, chunk_size, elapsed, pathway, params_path, params_name,
+                assignments,
+            )  # fmt: skip
     except BaseException as err:
-        files.abort()
-        for writer in bulk.values():
-            writer.close(keep=False)
         _fail_run(err, out, engine)
         raise
-    elapsed = time.perf_counter() - started
-
-    ctx = cohort.context(spec)
-    result = summary.build(totals, policies, ctx.compiled, ctx.params, seed, engine_check=check_engines)
-    output.write_text("summary.json", summary.dumps(result))
-    report = None
-    if validate:
-        from pathway.simulate import validation
-
-        report = validation.report(targets, totals.aggregates, ctx.params)
-        output.write_text("validation.json", summary.dumps({"patients": patients, "seed": seed, **report}))
-    if plots:
-        from pathway.render.plots import cohort_plots
-
-        cohort_plots(result, pathway, params.outcomes["resolution"], output)
-    run = {"patients": patients, "seed": seed, "policies": list(policies), "engine": engine, "scheduler": scheduler}
-    output.manifest(_run_info(run, workers, chunk_size, elapsed, pathway, params_path, params_name, assignments))
     if not quiet:
         _print(result, report, output, patients, elapsed, engine, workers, scheduler, out)
     _exit(result, totals, policies)
@@ -377,6 +385,8 @@ def _targets(params: SimParams, pathway: Pathway) -> Any:
 
 def _fail_run(err: BaseException, out: Path, engine: str) -> None:
     """One line for the failures a user can act on; anything else propagates."""
+    if isinstance(err, OutputError):  # a busy or unusable directory, a link where a file goes
+        fail(str(err))
     if isinstance(err, OSError):  # e.g. the disk filled up while writing
         fail(f"{out}: {err.strerror or err}")
     if isinstance(err, OverflowError | ValueError):  # parameters that put simulated times out of range
@@ -402,7 +412,6 @@ def _run_info(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     )
     return {
-        "command": "simulate",
         **run,
         "workers": workers if run["engine"] != "dask" else None,
         "chunk_size": chunk_size,

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from pathway.events import parse_time
+from pathway.limits import TooLarge, read_bounded
 from pathway.model import RATINGS, RRLS, Pathway
 from pathway.simulate import overrides
 from pathway.simulate.distributions import Dist, Number
@@ -425,8 +426,8 @@ def read_text(path: str | Path | None = None) -> tuple[str, str]:
     target = Path(path) if path is not None else DEFAULT_PARAMS
     name = target.name if path is None else str(path)
     try:
-        return target.read_text(encoding="utf-8"), name
-    except (OSError, UnicodeDecodeError) as err:
+        return read_bounded(target).decode("utf-8"), name
+    except (OSError, UnicodeDecodeError, TooLarge) as err:
         raise ParamsError(name, "", f"cannot read: {getattr(err, 'strerror', None) or err}") from None
 
 

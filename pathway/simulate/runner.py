@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from pathway.clean_exit import reset_in_worker
 from pathway.simulate.aggregate import Aggregate
 from pathway.simulate.measures import Paired
 
@@ -33,6 +34,7 @@ def _init_worker(spec: CohortSpec) -> None:
     from pathway.simulate.cohort import context
 
     global _WORKER_SPEC
+    reset_in_worker()  # an interrupt is the parent's to handle; it then ends the pool quietly
     _WORKER_SPEC = spec
     context(spec)
 

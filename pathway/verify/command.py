@@ -2,42 +2,68 @@
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, definition_option, fail, write_atomic
+from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, OutputDirectory, definition_option, fail
 from pathway.model import Pathway
+from pathway.outdir import OutputDir, OutputError, write_atomically
+from pathway.safe_text import json_line
 from pathway.terminal.verification import show_mutation, show_verification
 from pathway.verify import second_opinion
 from pathway.verify.abstraction import AbstractionTooLarge
 from pathway.verify.ci_formats import junit_xml, sarif_text
 from pathway.verify.explore import Verification, verify
-from pathway.verify.mutants import run_mutants
+from pathway.verify.mutants import MutationReport, run_mutants
 from pathway.verify.properties import DEFAULT_PROPERTIES, Catalogue, PropertyError, load_catalogue
 from pathway.verify.verdict_json import mutation_json, verification_json
 
 
-def _counterexample_files(verdict: Verification, out: Path | None) -> dict[tuple[str, int], Path]:
+def _counterexample_files(verdict: Verification, out: OutputDir | None) -> dict[tuple[str, int], Path]:
     """Write every counterexample as JSON Lines that `pathway run` replays; returns where each went."""
     if out is None:
         return {}
-    out.mkdir(parents=True, exist_ok=True)
     written = {}
     for result in verdict.results:
         for index, finding in enumerate(result.findings, start=1):
             if finding.events:
-                path = out / f"{result.id}{'' if index == 1 else f'-{index}'}.jsonl"
-                path.write_text(finding.jsonl(), encoding="utf-8")
-                written[(result.id, index)] = path
+                name = f"{result.id}{'' if index == 1 else f'-{index}'}.jsonl"
+                written[(result.id, index)] = out.write_text(name, finding.jsonl())
     return written
 
 
+@contextmanager
+def _writing(out: Path | None) -> Iterator[OutputDir | None]:
+    """The run's output directory (pathway.outdir), when --out names one; an unusable one is a one-line error."""
+    if out is None:
+        yield None
+        return
+    try:
+        with OutputDir(out, "verify") as outdir:
+            yield outdir
+    except OutputError as err:
+        fail(str(err))
+    except OSError as err:
+        fail(f"{out}: {err.strerror or err}")
+
+
 # ---------------------------------------------------------------- mutants
+
+
+def _mutation(pathway: Pathway, catalogue: Catalogue, quiet: bool) -> MutationReport:
+    if quiet:
+        return run_mutants(pathway, catalogue)
+    with Progress(
+        TextColumn("mutants"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True)
+    ) as bar:
+        task = bar.add_task("mutants", total=None)
+        return run_mutants(pathway, catalogue, lambda done, total: bar.update(task, completed=done, total=total))
 
 
 # ---------------------------------------------------------------- the command
@@ -47,7 +73,7 @@ def _counterexample_files(verdict: Verification, out: Path | None) -> dict[tuple
 @click.option("--json", "as_json", is_flag=True, help="The verdict as one JSON object.")
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutputDirectory(),
     default=None,
     help="Write every counterexample to DIR/<property>.jsonl (replay with `pathway run`).",
 )
@@ -180,10 +206,6 @@ def cmd(
         fail(f"{pathway.source_path or pathway.id}: cannot be explored exhaustively: {err}")
     except TypeError as err:  # a property condition comparing a number with text, say
         fail(f"{catalogue.source}: a condition compares values of different kinds ({err})")
-    try:
-        files = _counterexample_files(verdict, out)
-    except OSError as err:
-        fail(f"{out}: {err.strerror or err}")
     reports = {
         junit_file: lambda: junit_xml(verdict, pathway),
         sarif_file: lambda: sarif_text(verdict, pathway, Path(catalogue.source or DEFAULT_PROPERTIES.name)),
@@ -192,40 +214,21 @@ def cmd(
         if target is None:
             continue
         try:
-            write_atomic(target, text())
+            write_atomically(target, text())
         except OSError as err:
             fail(f"{target}: {err.strerror or err}")
-    report = None
-    if with_mutants:
-        if as_json:
-            report = run_mutants(pathway, catalogue)
-        else:
-            with Progress(
-                TextColumn("mutants"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-            ) as bar:
-                task = bar.add_task("mutants", total=None)
-                report = run_mutants(
-                    pathway, catalogue, lambda done, total: bar.update(task, completed=done, total=total)
-                )
-        if out is not None:
-            for index, result in enumerate(r for r in report.results if r.course):
-                try:
-                    out.mkdir(parents=True, exist_ok=True)
-                    (out / f"mutant-survivor-{index + 1}.jsonl").write_text(
-                        "".join(json.dumps(e.to_record(), ensure_ascii=False) + "\n" for e in result.course),
-                        encoding="utf-8",
-                    )
-                except OSError as err:
-                    fail(f"{out}: {err.strerror or err}")
+    with _writing(out) as outdir:
+        files = _counterexample_files(verdict, outdir)
+        report = _mutation(pathway, catalogue, as_json) if with_mutants else None
+        for index, survivor in enumerate(r for r in (report.results if report else []) if r.course):
+            if outdir is not None:
+                course = "".join(json_line(e.to_record()) + "\n" for e in survivor.course)
+                outdir.write_text(f"mutant-survivor-{index + 1}.jsonl", course)
     if as_json:
         data = verification_json(verdict, pathway)
         if report is not None:
             data["mutation"] = mutation_json(report)
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        click.echo(json_line(data, indent=2))
     else:
         console = Console()
         show_verification(console, verdict, pathway, files)

@@ -63,6 +63,14 @@ class Monitor:
         self.transitions = {(t.id, t.source): t for t in pathway.transitions}
 
     def check(self, trace: Trace, events: Iterable[Event] | None = None) -> list[Violation]:
+        return self.finish(trace, self._replay(trace, events))
+
+    def watch(self) -> CourseWatch:
+        """A course to be fed event by event as an engine decides it (streaming); ``finish`` checks the rest."""
+        return CourseWatch(self, self.with_events)
+
+    def finish(self, trace: Trace, watch: CourseWatch) -> list[Violation]:
+        """Every violation of a course whose events ``watch`` has seen: its own, then the trace's."""
         violations: list[Violation] = []
         for prop_id in self.consistency:
             violations += [Violation(prop_id, message, line) for line, message in self._consistency(trace)]
@@ -70,18 +78,21 @@ class Monitor:
             violations += [
                 Violation(bound.id, message) for message in visited_static_problems(self.pathway, bound, trace.path)
             ]
-        violations += self._replay(trace, events)
-        return violations
+        return violations + watch.violations
 
     def check_stream(self, traces: Sequence[Trace]) -> list[Violation]:
         """Properties of a whole stream: where some course names its patient, every course does."""
-        if not any(t.patient is not None for t in traces):
-            return []
         unnamed = [t for t in traces if t.patient is None]
+        return self.check_named(len(traces) - len(unnamed), unnamed)
+
+    def check_named(self, named: int, unnamed: Sequence[Trace]) -> list[Violation]:
+        """check_stream from a count of the named courses (a streaming reader keeps no more)."""
+        if not named:
+            return []
         return [
             Violation(
                 prop_id,
-                f"a course without a patient id beside {len(traces) - len(unnamed)} named ones: "
+                f"a course without a patient id beside {named} named ones: "
                 "a line that lost its patient started a course of its own",
                 first_line(trace),
             )
@@ -91,7 +102,7 @@ class Monitor:
 
     # ------------------------------------------------------------ replaying the course
 
-    def _replay(self, trace: Trace, events: Iterable[Event] | None) -> list[Violation]:
+    def _replay(self, trace: Trace, events: Iterable[Event] | None) -> CourseWatch:
         by_line = None
         if events is not None:
             listed = list(events)
@@ -107,8 +118,7 @@ class Monitor:
             [*steps_by_line.items(), *((r.line, r) for r in trace.rejected if r.kind == "out_of_sequence")],
             key=lambda item: item[0],
         )
-        state, facts, memory = self.pathway.initial, Facts(), checks.start()
-        violations: list[Violation] = []
+        watch = CourseWatch(self, checks)
         for line, item in records:
             name = item[0].event if isinstance(item, list) else item.event
             at_text = item[0].at if isinstance(item, list) else item.at
@@ -121,13 +131,9 @@ class Monitor:
                 except ValueError:
                     continue
                 event = Event(line, name, at, at_text, {}, trace.patient, trace.episode)
-            move = self._move(state, facts, event, item)
-            if move is None:
-                break  # the trace names a transition the pathway lacks: reported by trace_consistent
-            memory, found = checks.check(memory, move)
-            violations += [Violation(prop_id, message, line) for prop_id, message in found]
-            state, facts = move.after, move.facts
-        return violations
+            if not watch.see(event, item):
+                break
+        return watch
 
     def _move(self, state: str, facts: Facts, event: Event, item: list[Step] | Rejected) -> Move | None:
         scope_move = self.semantics.step(state, facts, event)  # only for the scope and rejection rule
@@ -177,11 +183,37 @@ class Monitor:
             problems.append(
                 (None, f"final={trace.final} but state {trace.state!r} is {'' if trace.final else 'not '}final")
             )
-        accepted = {s.line for s in trace.steps}
-        for rejected in trace.rejected:
-            if rejected.line in accepted:
-                problems.append((rejected.line, "the same line is both accepted and rejected"))
+        refused = {r.line for r in trace.rejected}  # usually few: a long course is not held twice over
+        for line in sorted({s.line for s in trace.steps if s.line in refused}):
+            problems.append((line, "the same line is both accepted and rejected"))
         return problems
+
+
+class CourseWatch:
+    """The monitor's replay of one course, one decided event at a time.
+
+    It keeps the course's state, facts and the properties' memory, never its events, so
+    a course of any length is watched in constant space.
+    """
+
+    def __init__(self, monitor: Monitor, checks: EventChecks) -> None:
+        self.monitor, self.checks = monitor, checks
+        self.state, self.facts, self.memory = monitor.pathway.initial, Facts(), checks.start()
+        self.violations: list[Violation] = []
+        self.stopped = False
+
+    def see(self, event: Event, item: list[Step] | Rejected) -> bool:
+        """The engine took the steps ``item`` for ``event``, or refused it; False once the watch has stopped."""
+        if self.stopped:
+            return False
+        move = self.monitor._move(self.state, self.facts, event, item)
+        if move is None:
+            self.stopped = True  # the trace names a transition the pathway lacks: reported by trace_consistent
+            return False
+        self.memory, found = self.checks.check(self.memory, move)
+        self.violations += [Violation(prop_id, message, event.line) for prop_id, message in found]
+        self.state, self.facts = move.after, move.facts
+        return True
 
 
 _MONITORS: dict[int, tuple[Pathway, Monitor]] = {}

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from pathway import guards
+from pathway import guards, limits
 from pathway.model import Pathway
 
 DEFAULT_PROPERTIES = Path(__file__).parent / "properties.toml"
@@ -104,7 +104,9 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
 def _load_cached(path: str) -> Catalogue:
     name = Path(path).name
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = tomllib.loads(limits.read_bounded(path).decode("utf-8"))
+    except limits.TooLarge as err:
+        raise PropertyError(f"{name}: cannot read: {err}") from None
     except OSError as err:
         raise PropertyError(f"{name}: cannot read: {err.strerror or err}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
@@ -144,6 +146,8 @@ def parse_catalogue(data: Mapping[str, Any], name: str = "properties.toml") -> C
         if not isinstance(body, Mapping):
             raise PropertyError(f"{where}: expected a table")
         prop_id = _need(body, "id", str, where)
+        if limits.bad_id(prop_id):  # a counterexample is written to <id>.jsonl
+            raise PropertyError(f"{where}: id {prop_id[:80]!r} {limits.bad_id(prop_id)}")
         where = f"{name}: properties[{index}] ({prop_id})"
         if prop_id in seen:
             raise PropertyError(f"{where}: id used twice")

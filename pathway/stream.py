@@ -1,0 +1,149 @@
+"""An event stream read twice: first to learn where each course ends, then to run it.
+
+A stream may hold millions of events. Reading it twice lets every reader keep only what
+is still needed: the first pass (``index``) keeps, per course (patient, episode), the
+number of its last line and whether any line names a patient; the second pass
+(``items``) yields each line as an Event or an EventError, with a line that names no
+patient refused when other lines name theirs (contract section 3). Standard input and
+other streams that cannot be read twice are copied to a temporary file first, one
+bounded line at a time.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+import attrs
+
+from pathway.events import (
+    Event,
+    EventError,
+    LineTooLong,
+    course_named,
+    decode_line,
+    read_events,
+    read_lines,
+    unnamed_refusal,
+)
+from pathway.limits import MAX_LINE_BYTES
+from pathway.model import Pathway
+
+Course = tuple[str | None, str | None]
+UNNAMED: Course = (None, None)
+
+
+@attrs.define
+class StreamIndex:
+    """What the first pass learnt, in a byte or two per line and nothing per course.
+
+    ``ends[n]``: line n is the last of its course (patient, episode); ``patient_ends[n]``: the
+    last of its patient, over all episodes. ``last_unnamed``: the last line that names no
+    readable patient (0: none); such a line may concern any course. ``courses``: how many
+    courses name a patient.
+    """
+
+    named: bool = False
+    ends: bytearray = attrs.Factory(bytearray)
+    patient_ends: bytearray = attrs.Factory(bytearray)
+    last_unnamed: int = 0
+    courses: int = 0
+
+    def ends_course(self, line: int) -> bool:
+        return line < len(self.ends) and bool(self.ends[line])
+
+    def ends_patient(self, line: int) -> bool:
+        return line < len(self.patient_ends) and bool(self.patient_ends[line])
+
+
+class EventSource:
+    """The bytes of an event file, or of standard input ('-'), readable twice."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+
+    def lines(self) -> Iterator[bytes]:
+        self.handle.seek(0)
+        return read_lines(self.handle)
+
+
+@contextmanager
+def open_events(path: str) -> Iterator[EventSource]:
+    """An EventSource for ``path`` (OSError when it cannot be opened)."""
+    if path == "-":
+        with _copy(sys.stdin.buffer) as copy:
+            yield EventSource(copy)
+        return
+    with open(path, "rb") as handle:
+        if handle.seekable():
+            yield EventSource(handle)
+            return
+        with _copy(handle) as copy:  # a pipe or a device: read once, keep the copy
+            yield EventSource(copy)
+
+
+@contextmanager
+def _copy(handle: IO[bytes]) -> Iterator[IO[bytes]]:
+    with tempfile.TemporaryFile(prefix="pathway-stream-") as copy:
+        try:
+            for line in read_lines(handle):
+                copy.write(line)
+        except LineTooLong:
+            # stand in for the over-long line: reading the copy stops at the same line, with the same error
+            copy.write(b"\0" * (MAX_LINE_BYTES + 1))
+        yield copy
+
+
+def index(source: EventSource) -> StreamIndex:
+    """The first pass: where courses and patients end, and whether any line names a patient."""
+    found = StreamIndex()
+    # per line, 64-bit digests of its course and of its patient (0: none): 16 bytes a line, no object per course
+    courses, patients = array("q"), array("q")
+    number = 0
+    try:
+        for number, raw in enumerate(source.lines(), start=1):
+            record = decode_line(number, raw)
+            course = None if record is None or isinstance(record, EventError) else course_named(record)
+            if record is not None and (course is None or course[0] is None):
+                found.last_unnamed = number
+            patient = course[0] if course is not None else None
+            # only named courses end early: a stream of unnamed lines is reported at its end
+            courses.append(_digest(course) if patient is not None else 0)
+            patients.append(_digest(patient) if patient is not None else 0)
+            found.named |= patient is not None
+    except LineTooLong:
+        found.last_unnamed = number + 1
+    found.ends, found.courses = _last_of_each(courses)
+    found.patient_ends, _ = _last_of_each(patients)
+    return found
+
+
+def _digest(key: object) -> int:
+    # two courses sharing a digest (odds about 1 in 10^7 for a million courses) only delay the report
+    # of the one that ends first to the end of the stream: nothing is lost or merged
+    return hash(key) or 1
+
+
+def _last_of_each(keys: array[int]) -> tuple[bytearray, int]:
+    """Marks, by line number, the last line of each digest; and how many digests there are."""
+    ends = bytearray(len(keys) + 2)  # with room for a line-too-long error after the last line
+    if not keys:
+        return ends, 0
+    import numpy as np
+
+    digests = np.frombuffer(keys, dtype=np.int64)[::-1]
+    unique, first_from_end = np.unique(digests, return_index=True)
+    lines = len(keys) - first_from_end  # 1-based line numbers of each digest's last line
+    marks = np.frombuffer(ends, dtype=np.uint8)
+    marks[lines[unique != 0]] = 1
+    return ends, int(np.count_nonzero(unique))
+
+
+def items(source: EventSource, pathway: Pathway, found: StreamIndex) -> Iterator[Event | EventError]:
+    """The second pass: every line as an Event or an EventError, in line order."""
+    for item in read_events(source.lines(), pathway):
+        yield unnamed_refusal(item) if found.named else item

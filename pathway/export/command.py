@@ -12,8 +12,9 @@ from pathlib import Path
 import attrs
 import click
 
-from pathway.cli_common import definition_option, fail, read_event_file, write_atomic
+from pathway.cli_common import definition_option, fail, read_event_file
 from pathway.model import Pathway
+from pathway.outdir import write_atomically as write_atomic
 
 
 @attrs.frozen

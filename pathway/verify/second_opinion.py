@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, fail, write_atomic
+from pathway.cli_common import EXIT_OK, EXIT_VIOLATION, fail
 from pathway.events import dumps
 from pathway.model import Pathway
+from pathway.outdir import write_atomically as write_atomic
 from pathway.verify.properties import Catalogue
 
 

@@ -238,6 +238,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "verify": "pathway.verify.command:cmd",
     "simulate": "pathway.simulate.command:simulate",
     "report": "pathway.report.command:report",
+    "economics": "pathway.economics.command:economics",
     "data-dictionary": "pathway.simulate.dictionary:data_dictionary",
     "export": "pathway.export.command:export",
 }

@@ -126,8 +126,8 @@ CASES = {
     "missing source": (
         broken(
             'reported = { value = 0.5, source = "assumption: share of spontaneous resolutions the patient '
-            'reports before the next review", derived = true }',
-            "reported = { value = 0.5, derived = true }",
+            'reports before the next review", ',
+            "reported = { value = 0.5, ",
         ),
         "resolution.reported",
         "missing 'source'",

@@ -14,12 +14,17 @@ import click
 
 from pathway.cli_common import definition_option, fail, read_event_file
 from pathway.model import Pathway
+from pathway.outdir import write_atomically as write_atomic
 
 
 @attrs.frozen
 class ExportOptions:
     events: Path | None = None
     mapping: Path | None = None
+    properties: Path | None = None
+    step: float | None = None
+    params: Path | None = None
+    policy: str | None = None
 
 
 @attrs.frozen
@@ -47,12 +52,58 @@ def _fhir(pathway: Pathway, out: Path, options: ExportOptions) -> list[Path]:
     return fhir_files.write_files(out, files)
 
 
+def _promela(pathway: Pathway, out: Path, options: ExportOptions) -> list[Path]:
+    from pathway.export.encoding import ExportError
+    from pathway.export.spin import export as promela
+    from pathway.verify.properties import PropertyError, load_catalogue
+
+    try:
+        text = promela(pathway, load_catalogue(options.properties)).text
+    except (PropertyError, ExportError) as err:
+        fail(str(err))
+    return [write_atomic(out / f"{pathway.id}.pml", text)]
+
+
+def _prism(pathway: Pathway, out: Path, options: ExportOptions) -> list[Path]:
+    from pathway.export.encoding import ExportError
+    from pathway.export.prism import CohortChain
+    from pathway.simulate import params as params_io
+
+    try:
+        params = params_io.load(options.params, pathway)
+    except params_io.ParamsError as err:
+        fail(str(err))
+    policy = options.policy or "guideline"
+    if policy not in params.policies:
+        fail(f"--policy {policy!r}: not in the parameter file ({', '.join(params.policies)})")
+    step = options.step or DEFAULT_STEP_H
+    try:
+        text = CohortChain(pathway, params, policy, step).text()
+    except ExportError as err:
+        fail(f"{pathway.source_path or pathway.id}: cannot export the cohort chain: {err}")
+    return [write_atomic(out / f"{pathway.id}-cohort-{step:g}h.prism", text)]
+
+
+DEFAULT_STEP_H = 6.0
+
 TARGETS: dict[str, Target] = {
     "fhir": Target(
         _fhir,
         "HL7 FHIR R4 (CPG-on-FHIR): pathway and strategy PlanDefinitions, ActivityDefinitions, a FHIRPath "
         "Library and a CodeSystem in one Bundle; with --events, one patient Bundle per patient of the stream",
         frozenset({"events", "mapping"}),
+    ),
+    "promela": Target(
+        _promela,
+        "Promela for SPIN: one patient's course over the verifier's abstract classes, with one LTL formula per "
+        "property of the catalogue (`pathway verify --cross-check spin` runs it)",
+        frozenset({"properties"}),
+    ),
+    "prism": Target(
+        _prism,
+        "the PRISM language for Storm: the guideline cohort of in-scope patients as a discrete-time Markov chain, "
+        "from the definition and the simulation parameters (`pathway verify --cross-check storm` runs it)",
+        frozenset({"step", "params", "policy"}),
     ),
 }
 
@@ -81,8 +132,37 @@ def _format_help() -> str:
     default=None,
     help="fhir: the coding of events, fields and recommendations (default: the shipped fhir_codes.toml).",
 )
+@click.option(
+    "--properties",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="promela: property catalogue for the LTL formulas (default: the shipped properties.toml).",
+)
+@click.option(
+    "--step",
+    type=click.FloatRange(min=0.5, max=48),
+    default=None,
+    help=f"prism: hours per step of the chain (default {DEFAULT_STEP_H:g}).",
+)
+@click.option(
+    "--params",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="prism: simulation parameter file (default: the shipped params.toml).",
+)
+@click.option("--policy", default=None, help="prism: the simulated clinicians' policy (default: guideline).")
 @definition_option
-def export(fmt: str, out: Path, events: Path | None, mapping: Path | None, pathway: Pathway) -> None:
+def export(
+    fmt: str,
+    out: Path,
+    events: Path | None,
+    mapping: Path | None,
+    properties: Path | None,
+    step: float | None,
+    params: Path | None,
+    policy: str | None,
+    pathway: Pathway,
+) -> None:
     """Write the pathway in a standard language other programs read.
 
     Everything is derived from the definition file; the written files list where each
@@ -94,12 +174,20 @@ def export(fmt: str, out: Path, events: Path | None, mapping: Path | None, pathw
       2  bad options, definition or mapping file, or an unwritable directory (one-line error)
     """
     target = TARGETS[fmt]
-    given = {name for name, value in (("events", events), ("mapping", mapping)) if value is not None}
+    chosen = {
+        "events": events,
+        "mapping": mapping,
+        "properties": properties,
+        "step": step,
+        "params": params,
+        "policy": policy,
+    }
+    given = {name for name, value in chosen.items() if value is not None}
     unused = sorted(given - target.options)
     if unused:
         fail(f"--{unused[0]} is not used with --format {fmt}")
     try:
-        written = target.write(pathway, out, ExportOptions(events=events, mapping=mapping))
+        written = target.write(pathway, out, ExportOptions(**chosen))  # type: ignore[arg-type]
     except OSError as err:
         fail(f"{out}: {err.strerror or err}")
     for path in written:

@@ -62,6 +62,8 @@ class CohortSpec:
     fhir: bool = False
     monitor_all_below: int = 2000
     monitor_every: int = 1000
+    engine: str = "reference"
+    """"reference": patient by patient (clinician.py); "vectorised": a chunk at a time on arrays (vectorised.py)."""
 
     @property
     def key(self) -> str:
@@ -221,6 +223,10 @@ def _times(course: Course, ctx: Context) -> tuple[int | None, int | None]:
 
 def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
     """Patients start..stop-1, each under every policy of the spec in turn."""
+    if spec.engine == "vectorised":
+        from pathway.simulate import vector_chunk
+
+        return vector_chunk.run_chunk(spec, start, stop)
     ctx = context(spec)
     history = natural.draw(ctx.params, spec.seed, start, stop)
     policies = spec.policies

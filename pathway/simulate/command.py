@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # the simulator pulls in numpy and pyarrow: imported when the
 GZIP_ABOVE = 100_000
 """Cohorts larger than this write events.jsonl.gz unless told otherwise."""
 STREAM_FORMATS = frozenset({"jsonl", "fhir"})
-
-
+ENGINES = ("vectorised", "reference", "dask")
+CHUNK = {"vectorised": 20_000, "reference": 5000}
 MAX_PATIENTS = 1_000_000_000  # the random streams and counters are sized for this
 
 
@@ -121,10 +121,12 @@ def _results(
 )
 @click.option(
     "--engine",
-    type=click.Choice(["local", "dask"]),
-    default="local",
+    type=click.Choice(ENGINES),
+    default="vectorised",
     show_default=True,
-    help="Local worker processes, or a Dask distributed cluster (needs --scheduler).",
+    help="vectorised: each chunk of patients as arrays, in local worker processes; reference: patient by "
+    "patient (the engine the vectorised one is tested against, byte for byte); dask: the vectorised "
+    "chunks on a Dask distributed cluster (needs --scheduler). The files do not depend on it.",
 )
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Dask scheduler, e.g. tcp://127.0.0.1:8786.")
 @click.option("--events/--no-events", default=True, show_default=True, help="Write the simulated event streams.")
@@ -151,13 +153,35 @@ def _results(
 )
 @click.option("--plots/--no-plots", default=True, show_default=True, help="Draw the PNG plots.")
 @click.option("--summary-only", is_flag=True, help="Same as --no-events --no-tables.")
-@click.option("--chunk-size", type=click.IntRange(min=1), default=5000, show_default=True, help="Patients per task.")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Patients per task (default: {CHUNK['vectorised']:,} for the vectorised engine, whose arrays pay off "
+    f"over more patients, {CHUNK['reference']:,} for the reference). Results do not depend on it.",
+)
 @click.option(
     "--check-engines",
     is_flag=True,
     help="Also run every course through the python-statemachine engine and compare traces (slow).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or tables.")
+@click.option(
+    "--psa",
+    "psa_draws",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    metavar="K",
+    help="Probabilistic sensitivity analysis: K seeded parameter draws of N patients each, every compared "
+    "policy on the same patients (default --compare: all three shipped policies). See docs/economics.md.",
+)
+@click.option(
+    "--costs",
+    "costs_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --psa: the cost table (default: the shipped costs.toml).",
+)
 @definition_option
 def simulate(
     patients: int,
@@ -177,9 +201,11 @@ def simulate(
     tables: bool,
     plots: bool,
     summary_only: bool,
-    chunk_size: int,
+    chunk_size: int | None,
     check_engines: bool,
     quiet: bool,
+    psa_draws: int | None,
+    costs_path: Path | None,
     pathway: Pathway,
 ) -> None:
     """Simulate N patients presenting with a headache after a dural puncture.
@@ -199,6 +225,32 @@ def simulate(
       1  a runtime monitor found a safety violation (or, with --check-engines, the engines disagreed)
       2  bad parameters, options or definition (one-line error)
     """
+    if psa_draws is not None:
+        from pathway.economics.command import DEFAULT_POLICIES, run_psa
+
+        if engine == "dask" and not scheduler:
+            fail("--engine dask needs --scheduler ADDRESS")
+        if assignments:
+            fail("--set does not combine with --psa (the draws set the numbers): edit a copy of the parameter file")
+        run_psa(
+            pathway,
+            psa_draws,
+            {
+                "patients": patients,
+                "seed": seed,
+                "policies": compare or DEFAULT_POLICIES,
+                "params_path": params_path,
+                "costs_path": costs_path,
+                "workers": workers,
+                "scheduler": scheduler if engine == "dask" else None,
+                "out": out,
+                "plots": plots,
+                "quiet": quiet,
+            },
+        )
+        sys.exit(EXIT_OK)
+    if costs_path is not None:
+        fail("--costs is used with --psa only")
     from pathway.simulate import cohort, summary
     from pathway.simulate import params as params_io
     from pathway.simulate.fhir_records import bulk_writers
@@ -223,6 +275,7 @@ def simulate(
     events = events and "jsonl" in chosen
     compress = gzip_events if gzip_events is not None else patients > GZIP_ABOVE
     workers = workers or os.cpu_count() or 1
+    chunk_size = chunk_size or CHUNK["reference" if engine == "reference" else "vectorised"]
     spec = cohort.make_spec(
         pathway,
         params_text,
@@ -235,6 +288,7 @@ def simulate(
         compress=compress,
         check_engines=check_engines,
         fhir=fhir,
+        engine="reference" if engine == "reference" else "vectorised",
     )
     console = Console(stderr=True, quiet=quiet)
     started = time.perf_counter()
@@ -363,7 +417,7 @@ def _run_info(
     )
     return {
         **run,
-        "workers": workers if run["engine"] == "local" else None,
+        "workers": workers if run["engine"] != "dask" else None,
         "chunk_size": chunk_size,
         "seconds": round(elapsed, 3),
         "patients_per_second": round(run["patients"] / elapsed, 1) if elapsed else None,
@@ -397,7 +451,7 @@ def _print(
         screen.print(tables.validation_table(report))
         for line in tables.validation_lines(report):
             screen.print(line, markup=False, highlight=False)
-    where = f"{workers} local workers" if engine == "local" else f"dask at {scheduler}"
+    where = f"{workers} local workers, {engine} engine" if engine != "dask" else f"dask at {scheduler}"
     names = ", ".join(p.name for p in output.written)
     screen.print(
         f"{patients:,} patients in {elapsed:.1f} s ({patients / elapsed:,.0f}/s, {where}); files in {out}/: {names}",

@@ -63,6 +63,56 @@ class NaturalHistory:
         return len(self.case)
 
 
+@attrs.define
+class HistoryColumns:
+    """The same columns as numpy arrays, one row per patient (what the vectorised engine reads)."""
+
+    start: int
+    case: np.ndarray
+    puncture: np.ndarray
+    group: np.ndarray
+    t_puncture: np.ndarray
+    t_onset: np.ndarray
+    t_present: np.ndarray
+    atypical: np.ndarray
+    vitals: np.ndarray
+    t_resolve: np.ndarray
+    reported: np.ndarray
+    first_review: np.ndarray
+    complication: np.ndarray
+    sign: np.ndarray
+    t_manifest: np.ndarray
+    notice: np.ndarray
+    return_delay: np.ndarray
+    review_interval: np.ndarray
+    review_worse: np.ndarray
+    review_debilitating: np.ndarray
+    patch_delay: np.ndarray
+    patch_review: np.ndarray
+    relief: np.ndarray
+    uniforms: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.case)
+
+    def as_lists(self) -> NaturalHistory:
+        """Per-patient columns as lists (what the per-patient engine indexes); per-visit arrays stay arrays."""
+        kept = (
+            "review_interval",
+            "review_worse",
+            "review_debilitating",
+            "patch_delay",
+            "patch_review",
+            "relief",
+            "uniforms",
+        )
+        values = {
+            a.name: getattr(self, a.name) if a.name in kept or a.name == "start" else getattr(self, a.name).tolist()
+            for a in attrs.fields(HistoryColumns)
+        }
+        return NaturalHistory(**values)
+
+
 def _minutes(hours: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(hours) * MINUTES_PER_HOUR).astype(np.int64)
 
@@ -91,8 +141,8 @@ def _vitals(params: SimParams, u: np.ndarray) -> np.ndarray:
     return np.column_stack(columns) if columns else np.zeros((len(u), 0))
 
 
-def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
-    """The natural history of patients ``start`` to ``stop - 1``."""
+def draw_columns(params: SimParams, seed: int, start: int, stop: int) -> HistoryColumns:
+    """The natural history of patients ``start`` to ``stop - 1``, as arrays."""
     u = patient_uniforms(seed, start, stop)
     n = stop - start
 
@@ -178,24 +228,24 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
             if mask.any():
                 relief[mask, k] = _choose(u[mask, c + 2], relief_table(spec, k == 0))
 
-    return NaturalHistory(
+    return HistoryColumns(
         start=start,
-        case=case.tolist(),
-        puncture=puncture.tolist(),
-        group=group.tolist(),
-        t_puncture=t_puncture.tolist(),
-        t_onset=t_onset.tolist(),
-        t_present=t_present.tolist(),
-        atypical=atypical.tolist(),
-        vitals=vitals.tolist(),
-        t_resolve=t_resolve.tolist(),
-        reported=reported.tolist(),
-        first_review=first_review.tolist(),
-        complication=complication.tolist(),
-        sign=sign.tolist(),
-        t_manifest=t_manifest.tolist(),
-        notice=notice.tolist(),
-        return_delay=return_delay.tolist(),
+        case=case,
+        puncture=puncture,
+        group=group,
+        t_puncture=t_puncture,
+        t_onset=t_onset,
+        t_present=t_present,
+        atypical=atypical,
+        vitals=vitals,
+        t_resolve=t_resolve,
+        reported=reported,
+        first_review=first_review,
+        complication=complication,
+        sign=sign,
+        t_manifest=t_manifest,
+        notice=notice,
+        return_delay=return_delay,
         review_interval=intervals,
         review_worse=worse,
         review_debilitating=debilitating,
@@ -206,17 +256,28 @@ def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
     )
 
 
-def policy_draws(params: SimParams, policy_name: str, history: NaturalHistory) -> dict[str, Any]:
-    """The draws that depend on the policy: red-flag delay, imaging at presentation, order decisions."""
+def draw(params: SimParams, seed: int, start: int, stop: int) -> NaturalHistory:
+    """The natural history of patients ``start`` to ``stop - 1``, per-patient columns as lists."""
+    return draw_columns(params, seed, start, stop).as_lists()
+
+
+def policy_columns(params: SimParams, policy_name: str, uniforms: np.ndarray) -> dict[str, np.ndarray]:
+    """The draws that depend on the policy, as arrays: red-flag delay, imaging at presentation, order decisions."""
     policy = params.policy(policy_name)
-    u = history.uniforms
-    delay = _minutes(policy.red_flag_delay.sample(u[:, Slot.FLAG_DELAY]))
+    delay = _minutes(policy.red_flag_delay.sample(uniforms[:, Slot.FLAG_DELAY]))
     if policy.at_presentation:
         weights = np.array([c.weight.value for c in policy.at_presentation])
         cuts = np.cumsum(weights)
-        choice = np.searchsorted(cuts, u[:, Slot.IMAGING_AT_PRESENTATION], side="right")
+        choice = np.searchsorted(cuts, uniforms[:, Slot.IMAGING_AT_PRESENTATION], side="right")
         choice = np.where(choice >= len(weights), -1, choice)
     else:
-        choice = np.full(len(history), -1)
-    orders = u[:, Slot.ORDER : Slot.ORDER + Slot.MAX_ORDERS]
-    return {"flag_delay": delay.tolist(), "imaging_choice": choice.tolist(), "order_u": orders}
+        choice = np.full(len(uniforms), -1)
+    orders = uniforms[:, Slot.ORDER : Slot.ORDER + Slot.MAX_ORDERS]
+    return {"flag_delay": delay, "imaging_choice": choice, "order_u": orders}
+
+
+def policy_draws(params: SimParams, policy_name: str, history: NaturalHistory) -> dict[str, Any]:
+    """The draws that depend on the policy, per-patient columns as lists."""
+    columns = policy_columns(params, policy_name, history.uniforms)
+    lists = {name: columns[name].tolist() for name in ("flag_delay", "imaging_choice")}
+    return {**lists, "order_u": columns["order_u"]}

@@ -96,7 +96,8 @@ class Entry:
 
     def number(self, key: str, low: float | None = None, high: float | None = None) -> Number:
         entry = self.child(key)
-        entry.only("value", "unit", "source", "derived")
+        # `uncertainty`: the distribution of this number for the decision analysis (pathway/economics reads it)
+        entry.only("value", "unit", "source", "derived", "uncertainty")
         entry.need("value")
         value = entry.real("value")
         assert value is not None
@@ -122,7 +123,7 @@ class Entry:
             entry.fail(f"unknown distribution {kind!r} (known: {', '.join(DIST_KINDS)})", "dist")
         shape = DIST_SHAPES[kind]
         optional = ("low", "high") if kind == "normal" else ()
-        entry.only("dist", *shape, *optional, "unit", "source", "derived")
+        entry.only("dist", *shape, *optional, "unit", "source", "derived", "uncertainty")
         entry.need(*shape)
         values = {name: entry.real(name) for name in (*shape, *optional) if name in entry.table}
         for name in ("sigma", "sd", "median"):

@@ -16,6 +16,7 @@ from pathway.model import Pathway
 from pathway.outdir import OutputDir, OutputError, write_atomically
 from pathway.safe_text import json_line
 from pathway.terminal.verification import show_mutation, show_verification
+from pathway.verify import second_opinion
 from pathway.verify.abstraction import AbstractionTooLarge
 from pathway.verify.ci_formats import junit_xml, sarif_text
 from pathway.verify.explore import Verification, verify
@@ -105,6 +106,52 @@ def _mutation(pathway: Pathway, catalogue: Catalogue, quiet: bool) -> MutationRe
     default=None,
     help=f"Property catalogue (TOML). Default: the shipped {DEFAULT_PROPERTIES.name}.",
 )
+@click.option(
+    "--cross-check",
+    "cross_check",
+    type=click.Choice(["spin", "storm"]),
+    default=None,
+    help="A second opinion. spin: the same properties checked by SPIN on a generated Promela model, "
+    "verdicts side by side (--out DIR writes SPIN's counterexamples for `pathway run`). storm: exact "
+    "probabilities of the guideline cohort (a DTMC) beside the Monte Carlo of `pathway simulate`.",
+)
+@click.option(
+    "--prove",
+    is_flag=True,
+    help="Prove with Z3 that the rules cover every event (no gap), list the "
+    "overlaps the order resolves, and prove every threshold exactly.",
+)
+@click.option(
+    "--step",
+    type=click.FloatRange(min=0.5, max=48),
+    default=6.0,
+    show_default=True,
+    help="With --cross-check storm: hours per step of the chain.",
+)
+@click.option(
+    "--patients",
+    type=click.IntRange(min=100, max=10_000_000),
+    default=100_000,
+    show_default=True,
+    help="With --cross-check storm: simulated patients (the in-scope ones are compared).",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="With --cross-check storm: seed of the simulated cohort.",
+)
+@click.option(
+    "--params",
+    "params_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With --cross-check storm: simulation parameter file (default: the shipped params.toml).",
+)
+@click.option(
+    "--policy", default="guideline", show_default=True, help="With --cross-check storm: the clinician policy."
+)
 @definition_option
 def cmd(
     as_json: bool,
@@ -113,6 +160,13 @@ def cmd(
     sarif_file: Path | None,
     with_mutants: bool,
     properties_file: Path | None,
+    cross_check: str | None,
+    prove: bool,
+    step: float,
+    patients: int,
+    seed: int,
+    params_path: Path | None,
+    policy: str,
     pathway: Pathway,
 ) -> None:
     """Check the pathway's safety properties over every reachable situation.
@@ -123,16 +177,29 @@ def cmd(
     breadth first, so each violation comes with the shortest course that shows it, as a
     JSON Lines event stream that `pathway run` replays.
 
+    --cross-check spin, --cross-check storm and --prove ask independent tools instead
+    (SPIN, Storm, Z3; see docs/verification-tools.md).
+
     \b
     Exit status:
-      0  every property holds (and, with --mutants, every non-equivalent mutant is killed)
-      1  some property is violated (or some mutant that changes behaviour survives)
-      2  broken definition or property file
+      0  every property holds (and, with --mutants, every non-equivalent mutant is killed;
+         with --cross-check, the tool agrees; with --prove, every proof holds)
+      1  some property is violated (or some mutant that changes behaviour survives,
+         or the tool disagrees, or a proof fails)
+      2  broken definition or property file, or a tool that is not installed
     """
     try:
         catalogue: Catalogue = load_catalogue(properties_file)
     except PropertyError as err:
         fail(str(err))
+    if sum([cross_check is not None, prove, with_mutants]) > 1:
+        fail("choose one of --cross-check, --prove and --mutants")
+    if cross_check == "spin":
+        sys.exit(second_opinion.spin_cross_check(pathway, catalogue, out, as_json))
+    if cross_check == "storm":
+        sys.exit(second_opinion.storm_cross_check(pathway, params_path, policy, step, patients, seed, as_json))
+    if prove:
+        sys.exit(second_opinion.prove_guards(pathway, as_json))
     try:
         verdict = verify(pathway, catalogue)
     except (AbstractionTooLarge, OverflowError) as err:

@@ -14,18 +14,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from pathway.simulate.aggregate import OCCUPANCY_HOURS, Aggregate
-from pathway.simulate.course_arrays import NONE, CourseArrays, Log
+from pathway.simulate.course_arrays import NONE, CourseArrays
 from pathway.simulate.field_table import FieldTable, Vital
 from pathway.simulate.natural import HistoryColumns
 
 
-def packed(log: Log, column: str, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(rows of the kept entries moved to the left and -1 after them, lengths)."""
-    valid = log.valid()
-    if keep is not None:
-        valid &= keep
+def packed(matrix: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each row's kept entries moved to the left, in order, and -1 after them; how many were kept)."""
+    valid = keep
     order = np.argsort(~valid, axis=1, kind="stable")
-    values = np.take_along_axis(log[column], order, axis=1)
+    values = np.take_along_axis(matrix, order, axis=1)
     lengths = valid.sum(axis=1)
     values[np.arange(values.shape[1]) >= lengths[:, None]] = -1
     return values, lengths
@@ -129,7 +127,7 @@ def _shapes_exactly(aggregate: Aggregate, courses: CourseArrays, case: np.ndarra
     taken = np.where(courses.taken.valid(), courses.taken["transition"], -1)  # each list is filled from the left
     sent = courses.sent
     events = np.where(sent.valid(), table.plan_event[sent["plan"]], -1)
-    accepted, accepted_len = packed(_with(sent, events), "event", sent["ok"] & (sent["episode"] == 1))
+    accepted, accepted_len = packed(events, sent.valid() & sent["ok"] & (sent["episode"] == 1))
     still_open = (courses.t_end == NONE).astype(np.int64)
     head = np.column_stack((case, courses.state, courses.rejected, courses.reviews, courses.patches, still_open))
     rows = np.column_stack((head, taken_len, taken, accepted_len, accepted))
@@ -149,13 +147,6 @@ def _shapes_exactly(aggregate: Aggregate, courses: CourseArrays, case: np.ndarra
             bool(is_open),
         )
         aggregate.shapes[shape] += count
-
-
-def _with(log: Log, events: np.ndarray) -> Log:
-    view = Log(len(log.length), {"event": np.int64})
-    view.length = log.length
-    view._columns = {"event": events}
-    return view
 
 
 def _field_values(

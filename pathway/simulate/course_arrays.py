@@ -177,17 +177,12 @@ class CourseArrays:
         self.episode[rows] += 1
         self.tail[rows] = self.initial
 
-    def course(self, j: int, event_of: np.ndarray, fields: Any) -> Course:
-        """Patient ``start + j`` as a per-patient ``Course`` (events, path, state, rejections) for the monitors.
-
-        ``fields(plan, j)`` gives the dict an event of plan ``plan`` carried for this patient.
-        """
-        return self.courses([j], event_of, fields)[0]
-
     def courses(
         self, rows: list[int], event_of: np.ndarray, fields: Any, imaging: Sequence[tuple[int, str, str, str]] = ()
     ) -> list[Course]:
-        """These patients as per-patient ``Course``s; with the imaging keys, their timed imaging lists too."""
+        """These patients as per-patient ``Course``s (events, path, state, rejections, episodes) for the monitors;
+        with the imaging keys, their timed imaging lists too. ``fields(plan, j)`` is the dict an event of plan
+        ``plan`` carried for patient ``start + j``."""
         sent, entered = self.sent.lists(rows), self.entered.lists(rows)
         orders = self.imaging.lists(rows) if imaging else {}
         out = []

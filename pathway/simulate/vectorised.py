@@ -108,7 +108,7 @@ class _Chunk:
         """Each patient of ``rows`` sends one event; what clinician.Course records follows. Accepted mask."""
         out, cl = self.out, self.cl
         if minutes.size and int(np.abs(minutes).max()) > MAX_MINUTE:
-            raise OverflowError("simulated times beyond the year 200000")
+            raise OverflowError("a simulated time too far from 1970 to count in microseconds")
         accepted, stages = self.run.send(rows, plans, minutes * US_PER_MINUTE)
         out.record_sent(rows, plans, cl.machine.table.plan_event[plans], minutes, accepted, self.run.state[rows])
         escalation = cl.c.escalation

@@ -22,7 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from pathway.economics import costs as costs_io
 from pathway.economics import model_inputs, psa
 from pathway.loader import load
 from pathway.simulate import cohort
@@ -48,18 +47,7 @@ def main() -> None:
 
     pathway = load()
     params_text, params_file = params_io.read_text()
-    costs_text, costs_file = costs_io.read_text()
-    spec = model_inputs.EconomicSpec(
-        pathway.source_text,
-        "pdph.toml",
-        params_text,
-        params_file,
-        costs_text,
-        costs_file,
-        seed=1,
-        patients=args.patients,
-        policies=POLICIES,
-    )
+    spec = model_inputs.EconomicSpec.from_files(pathway, seed=1, patients=args.patients, policies=POLICIES)
     # the simulator's own cohort without its runtime safety monitor (it checks the first 2,000 courses)
     cohort_spec = cohort.make_spec(
         pathway, params_text, params_file, 1, POLICIES, monitor_all_below=0, monitor_every=10**12

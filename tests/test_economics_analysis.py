@@ -11,7 +11,6 @@ from hypothesis.extra.numpy import arrays
 from pathway.economics import analysis, model_inputs, sensitivity
 from pathway.economics.costs import Effect
 from pathway.loader import load
-from pathway.simulate import params as params_io
 
 EFFECT = Effect("headache_free_days", "headache-free days", "higher", tuple(float(w) for w in range(0, 101, 10)), "USD")
 POLICIES = ("guideline", "reflexive_imaging", "dismiss_red_flags")
@@ -78,22 +77,7 @@ def test_a_measure_where_less_is_better_is_turned_round() -> None:
 
 @pytest.fixture(scope="module")
 def ctx() -> model_inputs.Context:
-    pathway = load()
-    params_text, params_file = params_io.read_text()
-    from pathway.economics import costs as costs_io
-
-    costs_text, costs_file = costs_io.read_text()
-    spec = model_inputs.EconomicSpec(
-        pathway.source_text,
-        "pdph.toml",
-        params_text,
-        params_file,
-        costs_text,
-        costs_file,
-        seed=11,
-        patients=200,
-        policies=POLICIES,
-    )
+    spec = model_inputs.EconomicSpec.from_files(load(), seed=11, patients=200, policies=POLICIES)
     return model_inputs.context(spec)
 
 

@@ -104,9 +104,7 @@ def _with_options(fn: F, patients: int) -> F:
 
 
 def make_spec(pathway: Pathway, options: dict[str, Any]) -> Any:
-    from pathway.economics import costs as costs_io
     from pathway.economics import model_inputs
-    from pathway.simulate import params as params_io
 
     policies = tuple(p.strip() for p in options["policies"].split(",") if p.strip())
     if not policies or len(set(policies)) != len(policies):
@@ -114,18 +112,8 @@ def make_spec(pathway: Pathway, options: dict[str, Any]) -> Any:
     if not pathway.source_text:
         fail("the definition was not loaded from a file")
     try:
-        params_text, params_file = params_io.read_text(options["params_path"])
-        costs_text, costs_file = costs_io.read_text(options["costs_path"])
-        spec = model_inputs.EconomicSpec(
-            pathway.source_text,
-            Path(pathway.source_path or "pdph.toml").name,
-            params_text,
-            params_file,
-            costs_text,
-            costs_file,
-            options["seed"],
-            options["patients"],
-            policies,
+        spec = model_inputs.EconomicSpec.from_files(
+            pathway, options["seed"], options["patients"], policies, options["params_path"], options["costs_path"]
         )
         ctx = model_inputs.context(spec)
         table = ctx.model().table

@@ -14,6 +14,7 @@ import json
 import tomllib
 import zlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -23,6 +24,7 @@ from pathway.compiled import CompiledPathway
 from pathway.economics import costs as costs_io
 from pathway.economics import evaluate, paths
 from pathway.economics import uncertainty as unc
+from pathway.model import Pathway
 
 DRAW_STREAM = 0x50534131
 """Tags the parameter-draw streams apart from the patients' streams of the same seed."""
@@ -43,6 +45,34 @@ class EconomicSpec:
     patients: int
     policies: tuple[str, ...]
     chunk_size: int = evaluate.CHUNK
+
+    @classmethod
+    def from_files(
+        cls,
+        pathway: Pathway,
+        seed: int,
+        patients: int,
+        policies: tuple[str, ...],
+        params_path: str | Path | None = None,
+        costs_path: str | Path | None = None,
+    ) -> EconomicSpec:
+        """The spec of a loaded definition with a parameter file and a cost table (default: the shipped ones)."""
+        from pathway.simulate import params as params_io
+
+        params_text, params_file = params_io.read_text(params_path)
+        costs_text, costs_file = costs_io.read_text(costs_path)
+        definition_file = Path(pathway.source_path or "pdph.toml").name
+        return cls(
+            pathway.source_text,
+            definition_file,
+            params_text,
+            params_file,
+            costs_text,
+            costs_file,
+            seed,
+            patients,
+            policies,
+        )
 
     @property
     def key(self) -> str:

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from pathway.cli import main
 from pathway.compiled import CompileError, compile_pathway
 from pathway.events import ENVELOPE
-from pathway.loader import load
+from pathway.loader import load, loads
 from pathway.model import Pathway
 from pathway.simulate import array_aggregate, cohort, natural, summary, vector_chunk
 from pathway.simulate import params as params_io
@@ -238,3 +238,15 @@ def test_chunks_computed_on_threads_give_the_same_results() -> None:
         assert result.events == alone.events
         assert all(result.tables[name].equals(alone.tables[name]) for name in alone.tables)
         assert all(result.aggregates[p].shapes == alone.aggregates[p].shapes for p in POLICIES)
+
+
+def test_a_return_visit_whose_red_flag_does_not_escalate_stops_both_engines_instead_of_looping() -> None:
+    # a definition that ignores a red_flag event at presentation: the return visit would come back for ever
+    shipped = Path(DEFINITIONS["shipped"].source_path).read_text()
+    rule = 'id = "red_flag_reported"\nfrom = "*"'
+    assert rule in shipped
+    deaf = loads(shipped.replace(rule, 'id = "red_flag_reported"\nfrom = ["conservative_therapy", "blood_patch"]'))
+    options = {"overrides": (*FREQUENT, "returns.delay.median=1", "returns.horizon=90")}
+    for engine in ("reference", "vectorised"):
+        with pytest.raises(RuntimeError, match="return for ever"):
+            run(engine, deaf, patients=400, chunk=200, seed=3, policies=("guideline",), **dict(options))

@@ -354,4 +354,8 @@ class Clinician:
                     send(self.ev_red_flag, at, red_flag)
             else:
                 send(self.ev_red_flag, at, red_flag)
+                if course.t_escalated is None:  # the same red flag would be sent again for ever (vectorised.py too)
+                    raise RuntimeError(
+                        "a return visit's red flag does not escalate, so the patient would return for ever"
+                    )
             course.return_states.append(run.state)

@@ -10,8 +10,6 @@ exception that unwinds through it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import errno
 import os
 import signal
 import sys
@@ -19,7 +17,6 @@ from types import FrameType
 from typing import Any
 
 import click
-from rich.console import Console
 
 PR_SET_PDEATHSIG = 1
 EXIT_OUTPUT = 2
@@ -37,11 +34,6 @@ class Stopped(BaseException):
 
 def _stop(signum: int, frame: FrameType | None) -> None:
     raise Stopped(signum)
-
-
-def _closed_pipe(console: Console) -> None:
-    # rich answers a closed pipe with exit(1), which this CLI uses for "a safety property failed"
-    raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
 
 def _silence_stdout() -> None:
@@ -64,6 +56,11 @@ def _exit_code(command: click.Command, args: list[str] | None) -> int:
         result: Any = command.main(args=args, prog_name="pathway", standalone_mode=False)
     except SystemExit as done:
         if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):  # click's answer to a closed pipe: exit(1)
+            return EXIT_SIGPIPE
+        if isinstance(done.__context__, BrokenPipeError):
+            # rich's answer to a closed pipe: stdout moved to /dev/null and exit(1), which this CLI
+            # uses for "a safety property failed". Told apart here rather than by patching rich's
+            # Console, so that a command that prints no table never imports rich.console (start-up)
             return EXIT_SIGPIPE
         code = done.code
         return code if isinstance(code, int) else (0 if code is None else 1)
@@ -95,7 +92,6 @@ def run(command: click.Command, args: list[str] | None = None) -> None:
             reconfigure(errors="backslashreplace")
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _stop)
-    Console.on_broken_pipe = _closed_pipe  # type: ignore[method-assign,assignment]
     code = _exit_code(command, args)
     try:
         sys.stdout.flush()
@@ -125,6 +121,8 @@ def reset_in_worker() -> None:
 
 def _die_with_parent() -> None:
     # Linux only (prctl PR_SET_PDEATHSIG); elsewhere an orphaned worker ends at its next read
+    import ctypes  # workers only: not worth its import time in every command
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -12,7 +12,6 @@ bounded line at a time.
 from __future__ import annotations
 
 import sys
-import tempfile
 from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,6 +87,8 @@ def open_events(path: str) -> Iterator[EventSource]:
 
 @contextmanager
 def _copy(handle: IO[bytes]) -> Iterator[IO[bytes]]:
+    import tempfile  # only a pipe needs it (start-up time of `pathway run FILE`)
+
     with tempfile.TemporaryFile(prefix="pathway-stream-") as copy:
         try:
             for line in read_lines(handle):
@@ -128,12 +129,21 @@ def _digest(key: object) -> int:
     return hash(key) or 1
 
 
+SMALL_STREAM_LINES = 100_000
+"""Up to this many lines a dict finds each course's last line (a few ms, a few MB); beyond, numpy
+does it without an object per course. Importing numpy alone would triple `pathway run`'s start-up."""
+
+
 def _last_of_each(keys: array[int]) -> tuple[bytearray, int]:
     """Marks, by line number, the last line of each digest; and how many digests there are."""
     ends = bytearray(len(keys) + 2)  # with room for a line-too-long error after the last line
-    if not keys:
-        return ends, 0
-    import numpy as np
+    if len(keys) <= SMALL_STREAM_LINES:
+        last = dict(zip(keys, range(1, len(keys) + 1), strict=True))  # a later line overwrites an earlier one
+        for digest, line in last.items():
+            if digest:
+                ends[line] = 1
+        return ends, len(last) - (0 in last)
+    import numpy as np  # costs more to import than a short stream takes to read: only for long ones
 
     digests = np.frombuffer(keys, dtype=np.int64)[::-1]
     unique, first_from_end = np.unique(digests, return_index=True)

@@ -188,7 +188,7 @@ def test_a_shared_predicate_is_shown_by_name_not_written_out_again() -> None:
     "args",
     [
         ["run", "/dev/zero"],
-        ["run", "/dev/zero", "--engine", "compiled"],
+        ["run", "/dev/zero", "--engine", "psm"],
         ["simulate", "-n", "10", "--params", "/dev/zero", "--out", "{tmp}"],
         ["describe", "--definition", "/dev/zero"],
         ["verify", "--properties", "/dev/zero"],

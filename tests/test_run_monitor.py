@@ -40,8 +40,8 @@ def test_unsafe_definition_is_caught_on_a_real_course() -> None:
 @pytest.mark.parametrize("example", [*EXAMPLES, ROOT / "tests" / "test_malformed_input.py"], ids=lambda p: p.stem)
 def test_compiled_engine_reports_exactly_what_the_reference_engine_reports(example: Path) -> None:
     # the test module itself is a stream of malformed lines: both engines must refuse them alike
-    reference = CliRunner().invoke(main, ["run", str(example), "--json"])
-    fast = CliRunner().invoke(main, ["run", str(example), "--json", "--engine", "compiled"])
+    reference = CliRunner().invoke(main, ["run", str(example), "--json", "--engine", "psm"])
+    fast = CliRunner().invoke(main, ["run", str(example), "--json"])  # the default engine
     assert fast.exit_code == reference.exit_code
     assert fast.stdout == reference.stdout
     assert fast.stderr == reference.stderr

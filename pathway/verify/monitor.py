@@ -16,7 +16,6 @@ from typing import Any
 import attrs
 
 from pathway import guards
-from pathway.engine import run_course
 from pathway.events import Event, parse_time
 from pathway.facts import Facts, record
 from pathway.model import Pathway, Transition
@@ -246,6 +245,8 @@ def check_course(
     pathway: Pathway, events: Sequence[Event], patient: str | None = None
 ) -> tuple[Trace, list[Violation]]:
     """Run one patient's events through the engine and check the trace."""
+    from pathway.engine import run_course  # python-statemachine: only for this check, not for `pathway run`
+
     trace = run_course(pathway, events, patient)
     return trace, check_trace(pathway, trace, events)
 

@@ -8,7 +8,6 @@ path separators. Every place that shows or stores such text goes through here.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import unicodedata
@@ -67,6 +66,8 @@ def file_stem(text: str) -> str:
     normal = unicodedata.normalize("NFC", text)
     if _SAFE_STEM.fullmatch(normal) and normal == text and len(text) <= MAX_STEM:
         return text
+    import hashlib  # loads OpenSSL: only for the rare stem that needs a digest, not at every start-up
+
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     readable = _STEM_CHARS.sub("_", text).strip("_")[:MAX_STEM]
     return f"{readable}--{digest}" if readable else f"id--{digest}"

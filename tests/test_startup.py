@@ -1,0 +1,114 @@
+"""`pathway run` imports only what a run needs (issue 10, start-up), checked without timing.
+
+Start-up is the time to import the machinery, so the property is which modules a fresh
+interpreter holds after a real `pathway run`: never numpy, python-statemachine (with the
+default engine), the simulator or the verifier beyond its runtime monitor; and with
+``--json``, not even rich's console. The figure itself is measured by
+``benchmarks/bench_vectorised.py --only startup`` (docs/limits.md).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from array import array
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from pathway import stream
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = ROOT / "examples" / "two_failed_patches_refractory_leak.jsonl"
+# what the runtime monitor is made of; the rest of pathway.verify (explorer, prover, mutants) is not for a run
+MONITOR = {"pathway.verify", "pathway.verify.monitor", "pathway.verify.checks", "pathway.verify.properties"}
+MONITOR |= {"pathway.verify.semantics"}
+NEVER = ("numpy", "pathway.simulate", "pathway.economics", "pathway.export", "pathway.render", "pathway.report")
+# run as the `pathway` program does; the modules are listed when the command has ended (it always exits)
+PROGRAM = """
+import json, sys
+from pathway.cli import entry
+listing, sys.argv = sys.argv[1], ["pathway", *sys.argv[2:]]
+try:
+    entry()
+finally:
+    with open(listing, "w") as out:
+        json.dump(sorted(sys.modules), out)
+"""
+
+
+def modules_after(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
+    listing = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAM, str(listing), *args], cwd=ROOT, capture_output=True, check=False, timeout=120
+    )
+    assert done.stderr == b""
+    assert b"refractory" in done.stdout.lower()  # the course was reported
+    return done.returncode, set(json.loads(listing.read_text()))
+
+
+def under(modules: set[str], package: str) -> set[str]:
+    return {m for m in modules if m == package or m.startswith(package + ".")}
+
+
+@pytest.mark.parametrize("view", [["--json"], []], ids=["json", "text"])
+def test_a_run_imports_neither_numpy_nor_statemachine_nor_the_explorers(tmp_path: Path, view: list[str]) -> None:
+    code, modules = modules_after(tmp_path, "run", str(COURSE), *view)
+    assert code == 0
+    for package in (*NEVER, "statemachine", "pathway.engine", "pathway.machine"):
+        assert not under(modules, package), package
+    assert under(modules, "pathway.verify") == MONITOR  # the monitor watches every course, nothing more
+    assert not under(modules, "pathway.verify") - MONITOR
+    if view:
+        assert not under(modules, "rich.console")  # JSON output needs no terminal machinery
+    else:
+        assert "rich.console" in modules  # the tables are rich's
+
+
+def test_the_reference_engine_is_still_there_and_brings_its_library(tmp_path: Path) -> None:
+    # also shows that the check above can fail: asking for psm imports python-statemachine
+    code, modules = modules_after(tmp_path, "run", str(COURSE), "--json", "--engine", "psm")
+    assert code == 0
+    assert "statemachine" in modules and "pathway.engine" in modules
+    assert not under(modules, "numpy")
+
+
+@given(hnp.arrays(np.int64, st.integers(0, 300), elements=st.integers(-3, 3)))
+def test_a_short_stream_finds_course_ends_exactly_as_numpy_does(digests: np.ndarray) -> None:
+    # digests 0 are unnamed lines: never a course end; few distinct values, so courses repeat
+    keys = array("q", digests.tolist())
+    short = stream._last_of_each(keys)
+    original = stream.SMALL_STREAM_LINES
+    try:
+        stream.SMALL_STREAM_LINES = -1  # the numpy path, as for a long stream
+        long = stream._last_of_each(keys)
+    finally:
+        stream.SMALL_STREAM_LINES = original
+    assert short == long
+    ends, count = short
+    assert count == len(set(digests.tolist()) - {0})
+    for line, digest in enumerate(digests.tolist(), start=1):
+        assert ends[line] == (digest != 0 and digest not in digests[line:].tolist())
+
+
+def test_a_reader_that_leaves_a_long_table_early_ends_the_run_quietly(tmp_path: Path) -> None:
+    # rich meets the closed pipe itself (its tables do not fit in the pipe's buffer): still 128+SIGPIPE
+    lines = COURSE.read_text().splitlines()
+    patients = [json.dumps({**json.loads(line), "patient": f"p{n}"}) for n in range(300) for line in lines]
+    long = tmp_path / "long.jsonl"
+    long.write_text("\n".join(patients) + "\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pathway", "run", str(long)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.read(10)
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(timeout=120) == 128 + signal.SIGPIPE
+    assert err == b""

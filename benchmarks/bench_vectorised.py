@@ -12,7 +12,8 @@ files     with every per-patient file (events.jsonl, the Parquet and CSV tables)
 run       `pathway run --json --engine compiled` on 1M simulated events against a plain json.loads
           loop over the same file: wall time and peak RSS, and at 500k events (targets: <= 5x the
           loop, < 200 MB and flat in N)
-startup   `pathway run` on one course against `python -c "import click, rich"` (target: <= 1.3x)
+startup   `pathway run` on one course (text and --json) against `python -c "import click, rich"`
+          (target: <= 1.3x); again with byte code compiled ahead, as an installed package has it
 
 CPU times are process times (other work on the 2-core machine slows wall times, not these);
 --quick divides the cohort sizes by 10 for a trial run.
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,13 +108,30 @@ def simulate_cli(patients: int, engine: str, out: Path, *extra: str) -> tuple[fl
     return watched([*command, "--summary-only", "--workers", "2", "--no-plots", "-q", *extra])
 
 
-def best_wall(command: Sequence[str], repeats: int) -> float:
+def best_wall(command: Sequence[str], repeats: int, env: Mapping[str, str] | None = None) -> float:
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run(command, stdout=subprocess.DEVNULL, check=False)
+        subprocess.run(command, stdout=subprocess.DEVNULL, check=False, env=env)
         samples.append(time.perf_counter() - start)
     return min(samples)
+
+
+def startup(env: Mapping[str, str]) -> None:
+    """`pathway run` on one course (text, then --json) against `python -c "import click, rich"`."""
+    bare_command = [sys.executable, "-c", "import click, rich"]
+    for command in (bare_command, [str(BIN / "pathway"), "run", str(LONG_COURSE), "--json"]):
+        subprocess.run(command, stdout=subprocess.DEVNULL, check=False, env=env)  # warm: files cached, byte code
+    bare = best_wall(bare_command, 7, env)
+    text = best_wall([str(BIN / "pathway"), "run", str(LONG_COURSE)], 7, env)
+    as_json = best_wall([str(BIN / "pathway"), "run", str(LONG_COURSE), "--json"], 7, env)
+    print(f"  python -c 'import click, rich': {bare * 1000:.0f} ms")
+    print(f"  pathway run on one course:        {text * 1000:.0f} ms, ratio {text / bare:.2f}   (target <= 1.3)")
+    print(f"  the same with --json:             {as_json * 1000:.0f} ms, ratio {as_json / bare:.2f}")
+
+
+def _dont_write() -> str:
+    return "set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "not set"
 
 
 def section(title: str) -> None:
@@ -188,10 +206,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     if "startup" in parts:
         section("start-up (best of 7 wall times)")
-        run = best_wall([str(BIN / "pathway"), "run", str(LONG_COURSE)], 7)
-        bare = best_wall([sys.executable, "-c", "import click, rich"], 7)
-        print(f"pathway run on one course: {run * 1000:.0f} ms; python -c 'import click, rich': {bare * 1000:.0f} ms")
-        print(f"ratio {run / bare:.2f}   (target <= 1.3)")
+        startup(os.environ)
+        # An installed package has its byte code compiled at install time; this checkout (an editable
+        # install, often run with PYTHONDONTWRITEBYTECODE=1) compiles every module it imports at each
+        # start instead. The same figures with byte code compiled ahead into a throw-away directory:
+        with tempfile.TemporaryDirectory() as pycache:
+            env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+            print(f"with byte code compiled ahead, as installed (PYTHONDONTWRITEBYTECODE was {_dont_write()}):")
+            startup({**env, "PYTHONPYCACHEPREFIX": pycache})
     print()
     print(json.dumps({"load_average_at_end": round(os.getloadavg()[0], 2)}))
 

@@ -69,6 +69,19 @@ def test_a_run_imports_neither_numpy_nor_statemachine_nor_the_explorers(tmp_path
         assert not under(modules, "rich.console")  # JSON output needs no terminal machinery
     else:
         assert "rich.console" in modules  # the tables are rich's
+        assert "rich._emoji_codes" not in modules  # titles and headers are Text: no markup, no emoji table
+
+
+def test_an_id_is_shown_as_written_not_as_markup_or_emoji(tmp_path: Path) -> None:
+    patient = "a:smile:[b]x[/b]"
+    lines = [json.dumps({**json.loads(line), "patient": patient}) for line in COURSE.read_text().splitlines()]
+    stream = tmp_path / "s.jsonl"
+    stream.write_text("\n".join(lines) + "\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "pathway", "run", str(stream)], cwd=ROOT, capture_output=True, check=False, timeout=120
+    )
+    assert done.returncode == 0
+    assert f"patient {patient}" in done.stdout.decode("utf-8")
 
 
 def test_the_reference_engine_is_still_there_and_brings_its_library(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
 from rich.console import Group, RenderableType
-from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
@@ -66,9 +65,11 @@ def trace_view(trace: Trace, pathway: Pathway) -> RenderableType:
     state = pathway.state(trace.state)
     parts.append(Text.assemble(("now: ", "bold"), (state.title, "bold cyan"), f"  ({state.text})"))
     parts.append(recommendations_listing(trace.recommendations, pathway, sources=False))
-    # ids are input text: shown escaped, so no escape sequence reaches the terminal
-    title = escape(f"patient {shown(trace.patient)}") if trace.patient is not None else "course"
+    # ids are input text: shown escaped, so no escape sequence reaches the terminal; and as Text, not
+    # markup, so that "[b]" or ":smile:" in an id is printed as written (a str title would turn
+    # ":smile:" into an emoji, and loading rich's emoji table costs start-up time)
+    title = Text(f"patient {shown(trace.patient)}" if trace.patient is not None else "course")
     if trace.episode is not None:
-        title += escape(f", episode {shown(trace.episode)}")
-    subtitle = "final" if trace.final else "in progress"
+        title.append(f", episode {shown(trace.episode)}")
+    subtitle = Text("final" if trace.final else "in progress")
     return Panel(Group(*parts), title=title, subtitle=subtitle)

@@ -55,8 +55,9 @@ class Listing:
     def table(self) -> Table:
         from rich import box
 
+        # titles and headers as Text, never markup: rich would parse a str for markup and emoji codes
         table = Table(
-            title=self.title or None,
+            title=Text(self.title, style=self.title_style) if self.title else None,
             title_style=self.title_style,
             header_style=self.header_style,
             box=box.HEAVY_HEAD if self.box else None,
@@ -68,7 +69,7 @@ class Listing:
             # or fold it); a key never wraps, so an id or a time stays whole
             longest = max((cell_len(word) for row in self.rows for word in str(row[index]).split()), default=0)
             table.add_column(
-                column.name,
+                Text(column.name),
                 style=column.style,
                 no_wrap=column.key,
                 justify=column.justify,  # type: ignore[arg-type]
@@ -97,5 +98,5 @@ class Listing:
                     styled = cell(value).copy()
                     if column.style:
                         styled.stylize(column.style)
-                    fields.add_row(*([f"{column.name}:"] if labelled else []), styled)
+                    fields.add_row(*([Text(f"{column.name}:")] if labelled else []), styled)
             yield Padding(fields, (0, 0, 0, 2))

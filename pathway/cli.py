@@ -56,7 +56,7 @@ def main() -> None:
 )
 @click.option(
     "--engine",
-    type=click.Choice(["psm", "compiled"]),
+    type=click.Choice(["compiled", "psm"]),
     default="compiled",
     show_default=True,
     help="compiled: the definition as a lean transition table (starts in a fraction of the time and "

@@ -20,4 +20,7 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install -q -e '.[dev,dask,browser,verify,economics]'
+# An editable install ships no byte code, and PYTHONDONTWRITEBYTECODE (set on some machines) stops
+# Python writing it: compile it once here, as pip does for an installed package (start-up time).
+.venv/bin/python -m compileall -q -j 0 pathway >/dev/null
 echo "setup: ready (.venv/bin/pathway)" >&2

@@ -83,7 +83,7 @@ class ArrayLedger:
         end = t0 + ledger.horizon
         complication = h.complication >= 0
         # a complication's headache is not a leak's: no patch ends it
-        relief = np.where(complication, NEVER, self._relief(courses))
+        relief = np.where(complication, NEVER, self.relief(courses))
         headache = np.maximum(np.minimum(np.minimum(h.t_resolve, relief), end) - t0, 0) / MINUTES_PER_DAY
         t_end, t_escalated, t_manifest = courses.t_end, courses.t_escalated, h.t_manifest
         ended = t_end != NONE
@@ -146,7 +146,7 @@ class ArrayLedger:
         states += _per_kind(rows, state[rows, columns], n, self.n_states)
         return counts + states @ self.state_items
 
-    def _relief(self, courses: CourseArrays) -> np.ndarray:
+    def relief(self, courses: CourseArrays) -> np.ndarray:
         """``Ledger._relief``: the last patch, where the first episode's last accepted event is complete relief."""
         sent = courses.sent
         listed = sent.valid()

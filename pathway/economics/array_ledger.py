@@ -21,8 +21,10 @@ from pathway.simulate.vectorised import ImagingKey
 
 
 def _incidence(triggers: list[tuple[int, ...]], items: int) -> np.ndarray:
-    """Kind -> how many times each cost item fires when it happens once (a row per kind)."""
-    matrix = np.zeros((len(triggers), items), dtype=np.int64)
+    """Kind -> how many times each cost item fires when it happens once (a row per kind).
+
+    Counts are small whole numbers, exact in float64, whose products go through BLAS."""
+    matrix = np.zeros((len(triggers), items), dtype=np.float64)
     for kind, hits in enumerate(triggers):
         for k in hits:
             matrix[kind, k] += 1
@@ -32,7 +34,7 @@ def _incidence(triggers: list[tuple[int, ...]], items: int) -> np.ndarray:
 def _per_kind(rows: np.ndarray, kinds: np.ndarray, size: int, n_kinds: int) -> np.ndarray:
     """(patients x kinds) counts of the (patient, kind) pairs given."""
     flat = np.bincount(rows * n_kinds + kinds, minlength=size * n_kinds)
-    return flat.reshape(size, n_kinds)
+    return flat.reshape(size, n_kinds).astype(np.float64)
 
 
 def _last(mask: np.ndarray) -> np.ndarray:
@@ -55,8 +57,8 @@ class ArrayLedger:
         # per study kind (state, code, rating, rrl) as the engine numbers them
         self.imaging_items = _incidence([ledger.imaging_items.get(code, ()) for _, code, _, _ in imaging], n_items)
         self.dose = np.array([ledger.dose[rrl] for _, _, _, rrl in imaging], dtype=np.float64)
-        self.contrast = np.array([code in ledger.contrast for _, code, _, _ in imaging], dtype=np.int64)
-        self.unrated = np.array([rating == NOT_APPROPRIATE for _, _, rating, _ in imaging], dtype=np.int64)
+        self.contrast = np.array([code in ledger.contrast for _, code, _, _ in imaging], dtype=np.float64)
+        self.unrated = np.array([rating == NOT_APPROPRIATE for _, _, rating, _ in imaging], dtype=np.float64)
         # field sets that are a patch review reporting complete relief (the ledger compares the dicts)
         complete = np.zeros(len(table.plans), dtype=bool)
         for plan, fields in enumerate(table.plans):

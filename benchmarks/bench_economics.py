@@ -1,13 +1,15 @@
-"""What a PSA draw costs, against the simulator's own cohort run of the same patients.
+"""What a PSA draw costs on each engine, against the simulator's own cohort run of the same patients.
 
     .venv/bin/python benchmarks/bench_economics.py [--patients 10000] [--draws 500] [--workers 2] [--full]
 
-Measures, in this process and the same run: (a) the CPU time of the simulator's summary-only
-cohort (`cohort.run_chunk`, every compared policy on the same patients) and (b) the CPU time of
-one PSA draw of the same patients (parameter draw, validation, courses and the economic
-ledger). Prints (b)/(a), the projected PSA time for the given draws and workers on an idle
-machine, and with --full runs `pathway simulate --psa` itself and prints its wall time
-(which on a shared machine includes waiting for the CPU) and its CPU time.
+Measures, in this process and the same run (rounds interleaved, best of each): (a) the CPU time
+of the simulator's summary-only cohort (`cohort.run_chunk`, every compared policy on the same
+patients, vectorised engine), (b) the CPU time of one PSA draw of the same patients on the
+per-patient reference engine (parameter draw, validation, courses, one ledger row per
+course) and (c) the same draw on the vectorised engine (courses as arrays, the array ledger).
+Prints (b)/(c), each against (a), the projected PSA time for the given draws and workers on
+an idle machine, and with --full runs `pathway simulate --psa` itself (the default engine) and
+prints its wall time (which on a shared machine includes waiting for the CPU) and its CPU time.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import attrs
 
 from pathway.economics import model_inputs, psa
 from pathway.loader import load
@@ -50,24 +54,31 @@ def main() -> None:
     spec = model_inputs.EconomicSpec.from_files(pathway, seed=1, patients=args.patients, policies=POLICIES)
     # the simulator's own cohort without its runtime safety monitor (it checks the first 2,000 courses)
     cohort_spec = cohort.make_spec(
-        pathway, params_text, params_file, 1, POLICIES, monitor_all_below=0, monitor_every=10**12
+        pathway, params_text, params_file, 1, POLICIES, monitor_all_below=0, monitor_every=10**12, engine="vectorised"
     )
-    model_inputs.context(spec)  # decode once, as a worker does
+    reference = attrs.evolve(spec, engine="reference")
+    for each in (spec, reference):
+        model_inputs.context(each)  # decode once, as a worker does
     cohort.context(cohort_spec)
 
-    baseline, draw = [], []
-    for k in range(args.rounds):  # interleaved, so a busy moment hurts both alike
-        baseline.append(
-            _cpu(lambda: [cohort.run_chunk(cohort_spec, a, b) for a, b in cohort.chunks(args.patients, 5000)])
-        )
-        draw.append(_cpu(lambda k=k: psa.psa_draw(spec, k)))
-    base, one = min(baseline), min(draw)
+    def cohort_run() -> None:
+        for a, b in cohort.chunks(args.patients, 5000):
+            cohort.run_chunk(cohort_spec, a, b)
+
+    timings: dict[str, list[float]] = {"cohort": [], "reference": [], "vectorised": []}
+    for k in range(args.rounds):  # interleaved, so a busy moment hurts all alike
+        timings["cohort"].append(_cpu(cohort_run))
+        timings["reference"].append(_cpu(lambda k=k: psa.psa_draw(reference, k)))
+        timings["vectorised"].append(_cpu(lambda k=k: psa.psa_draw(spec, k)))
+    base, old, new = (min(timings[name]) for name in ("cohort", "reference", "vectorised"))
     size = f"{args.patients:,} patients x {len(POLICIES)} policies"
-    print(f"simulator cohort, {size}: {base:.3f} s CPU (best of {args.rounds})")
-    print(f"one PSA draw of the same patients:                  {one:.3f} s CPU")
-    print(f"ratio draw / simulator cohort: {one / base:.2f}")
-    projected = one * args.draws / args.workers
-    print(f"projected PSA, {args.draws} draws on {args.workers} idle cores: {projected:.0f} s")
+    print(f"simulator cohort (vectorised, summary only), {size}: {base:.3f} s CPU (best of {args.rounds})")
+    print(f"one PSA draw of the same patients, reference engine:  {old:.3f} s CPU ({old / base:.2f} x the cohort)")
+    print(f"one PSA draw of the same patients, vectorised engine: {new:.3f} s CPU ({new / base:.2f} x the cohort)")
+    print(f"ratio reference / vectorised: {old / new:.2f}")
+    for name, one in (("reference", old), ("vectorised", new)):
+        projected = one * args.draws / args.workers
+        print(f"projected PSA on the {name} engine, {args.draws} draws on {args.workers} idle cores: {projected:.0f} s")
 
     if args.full:
         with tempfile.TemporaryDirectory() as out:

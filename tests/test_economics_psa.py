@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -218,3 +220,23 @@ def test_psa_options_that_do_not_combine_are_refused(tmp_path: Path) -> None:
         main, ["simulate", "--psa", "2", "-n", "10", "--compare", "dismiss_red_flags", *out]
     )
     assert no_reference.exit_code == 2 and "reference policy 'guideline'" in no_reference.output
+
+
+def test_a_psa_on_worker_processes_ends_quietly(tmp_path: Path) -> None:
+    """The pool ends its workers with SIGTERM: no worker may print a traceback then (the command is a program here)."""
+    command = [
+        sys.executable,
+        "-m",
+        "pathway",
+        *PSA[:3],
+        "-n",
+        "60",
+        *PSA[5:],
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

@@ -89,6 +89,14 @@ def _with_options(fn: F, patients: int) -> F:
             help="Run on the Dask cluster at ADDRESS (tcp://HOST:PORT) instead of local processes.",
         ),
         click.option(
+            "--engine",
+            type=click.Choice(("vectorised", "reference")),
+            default="vectorised",
+            show_default=True,
+            help="vectorised: each chunk of patients as arrays; reference: patient by patient (the engine the "
+            "vectorised one is tested against). The results do not depend on it.",
+        ),
+        click.option(
             "--out",
             type=click.Path(file_okay=False, path_type=Path),
             default=Path("out/economics"),
@@ -124,7 +132,8 @@ def make_spec(pathway: Pathway, options: dict[str, Any]) -> Any:
     ordered = (table.reference_policy, *(p for p in policies if p != table.reference_policy))
     if ordered != policies:
         spec = attrs.evolve(spec, policies=ordered)
-    return spec
+    engine = options.get("engine", spec.engine)
+    return spec if engine == spec.engine else attrs.evolve(spec, engine=engine)
 
 
 def prepare_out(out: Path) -> None:
@@ -184,6 +193,7 @@ def run_info(out: Path, name: str, started: float, options: dict[str, Any], extr
         "seconds": round(time.perf_counter() - started, 3),
         "workers": None if options["scheduler"] else workers_of(options),
         "scheduler": options["scheduler"],
+        "engine": options.get("engine", "vectorised"),
         **extra,
     }
     (out / name).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

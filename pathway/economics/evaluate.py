@@ -20,6 +20,7 @@ import numpy as np
 
 from pathway.compiled import CompiledPathway, LeanRun, compile_pathway
 from pathway.economics import costs as costs_io
+from pathway.economics.array_engine import ArrayModel
 from pathway.economics.ledger import ALL_NAMES, BINARY, Ledger, item_columns
 from pathway.loader import loads as load_definition
 from pathway.simulate import natural
@@ -107,10 +108,22 @@ class Totals:
             return np.where(self.defined[policy] > 0, self.sums[policy] / self.defined[policy], np.nan)
 
 
-def evaluate(model: Model, seed: int, patients: int, chunk_size: int = CHUNK) -> Totals:
+ENGINES = ("vectorised", "reference")
+"""How courses are run: a chunk at a time on arrays (array_engine.py), or patient by patient (clinician.py).
+Both give the same rows, bit for bit (tests/test_economics_engines.py)."""
+
+
+def evaluate(model: Model, seed: int, patients: int, chunk_size: int = CHUNK, engine: str = ENGINES[0]) -> Totals:
     """Run ``patients`` patients (seed ``seed``) under every policy of the model and add up their rows."""
     policies = model.policies
     totals = Totals(policies, model.ledger.width)
+    if engine == "vectorised":
+        arrays = ArrayModel(model.compiled, model.params, model.clinicians, model.ledger)
+        for start, stop in chunks(patients, chunk_size):
+            totals.add(arrays.rows(seed, start, stop))
+        return totals
+    if engine != "reference":
+        raise ValueError(f"unknown engine {engine!r} (one of {', '.join(ENGINES)})")
     ledger = model.ledger
     run = LeanRun(model.compiled)
     for start, stop in chunks(patients, chunk_size):

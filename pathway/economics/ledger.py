@@ -219,8 +219,12 @@ class Ledger:
     def price(self, rows: list[list[float]]) -> np.ndarray:
         """The chunk's rows as an array, with each patient's cost filled in from the item counts."""
         matrix = np.array(rows, dtype=np.float64).reshape(len(rows), self.width)
-        matrix[:, COST] = matrix[:, len(ALL_NAMES) :] @ self.prices
+        self.fill_costs(matrix)
         return matrix
+
+    def fill_costs(self, matrix: np.ndarray) -> None:
+        """Each row's cost from its item counts (one product for both engines: the same float sums)."""
+        matrix[:, COST] = matrix[:, len(ALL_NAMES) :] @ self.prices
 
 
 def item_columns(table: CostTable) -> tuple[str, ...]:

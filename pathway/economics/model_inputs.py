@@ -45,6 +45,8 @@ class EconomicSpec:
     patients: int
     policies: tuple[str, ...]
     chunk_size: int = evaluate.CHUNK
+    engine: str = evaluate.ENGINES[0]
+    """How the courses run (evaluate.ENGINES); the numbers do not depend on it."""
 
     @classmethod
     def from_files(
@@ -105,7 +107,8 @@ class Context:
         )
 
     def totals(self, values: Values | None = None) -> evaluate.Totals:
-        return evaluate.evaluate(self.model(values), self.spec.seed, self.spec.patients, self.spec.chunk_size)
+        spec = self.spec
+        return evaluate.evaluate(self.model(values), spec.seed, spec.patients, spec.chunk_size, spec.engine)
 
     def base_values(self) -> Values:
         out: Values = {"params": {}, "costs": {}}

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from pathway.clean_exit import reset_in_worker
 from pathway.simulate.dask_backend import DaskUnavailable, _client
 
 TaskFn = Callable[[Any, Any], Any]
@@ -23,6 +24,8 @@ _FN: TaskFn | None = None
 def _init(fn: TaskFn, spec: Any) -> None:
     global _SPEC, _FN
     _SPEC, _FN = spec, fn
+    # as the simulator's workers: the pool's SIGTERM at the end ends a worker quietly (no Stopped traceback)
+    reset_in_worker()
 
 
 def _call(task: Any) -> Any:

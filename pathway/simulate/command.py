@@ -243,6 +243,7 @@ def simulate(
                 "costs_path": costs_path,
                 "workers": workers,
                 "scheduler": scheduler if engine == "dask" else None,
+                "engine": "reference" if engine == "reference" else "vectorised",
                 "out": out,
                 "plots": plots,
                 "quiet": quiet,

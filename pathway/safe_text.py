@@ -53,7 +53,10 @@ def json_line(value: Any, **options: Any) -> str:
 
     The escapes are valid JSON for the same characters, so a reader gets the exact value back.
     """
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False, **options))
+    text = json.dumps(value, ensure_ascii=False, **options)
+    if text.isascii() and "\x7f" not in text:  # the usual case, told at once: nothing to escape
+        return text
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def file_stem(text: str) -> str:

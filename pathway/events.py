@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import IO, Any
 
 import attrs
@@ -97,11 +97,12 @@ def parse_time(text: str) -> datetime:
 
 def implausible_time(at: datetime, limits: TimeLimits) -> str | None:
     """Why a parsed time cannot be a real event time (None when it can)."""
-    offset = at.utcoffset() or timedelta(0)
-    if offset.seconds % 60 or offset.microseconds:
-        return "the UTC offset must be whole minutes (+HH:MM)"
     most = limits.max_utc_offset_minutes
-    if most is not None and abs(offset) > timedelta(minutes=most):
+    if at.tzinfo is timezone.utc and (most is None or most >= 0):
+        pass  # 'Z' or +00:00 (fromisoformat's own UTC): whole minutes, and within any limit
+    elif (offset := at.utcoffset() or timedelta(0)).seconds % 60 or offset.microseconds:
+        return "the UTC offset must be whole minutes (+HH:MM)"
+    elif most is not None and abs(offset) > timedelta(minutes=most):
         return f"the UTC offset is beyond +-{most // 60:02d}:{most % 60:02d} (limits.utc_offset_max of the definition)"
     first, last = limits.first_year, limits.last_year
     if first is not None and last is not None and not first <= at.year <= last:

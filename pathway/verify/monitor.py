@@ -64,6 +64,8 @@ class Monitor:
         self.consistency = [b.id for b in usable if b.kind == "trace_consistent"]
         self.named_courses = [b.id for b in usable if b.kind == "named_courses"]
         self.transitions = {(t.id, t.source): t for t in pathway.transitions}
+        self.final = frozenset(pathway.final_state_ids)
+        self.state_ids = frozenset(pathway.state_ids)
         self._static_found: dict[frozenset[str], list[Violation]] = {}
         self.verdicts = {id(checks): Verdicts(checks, pathway) for checks in (self.with_events, self.without_events)}
 
@@ -169,7 +171,7 @@ class Monitor:
     def _consistency(self, trace: Trace) -> list[tuple[int | None, str]]:
         pathway = self.pathway
         problems: list[tuple[int | None, str]] = []
-        final = set(pathway.final_state_ids)
+        final = self.final
         current = pathway.initial
         path = [current]
         last_line = 0
@@ -195,7 +197,7 @@ class Monitor:
             problems.append((None, f"path {list(trace.path)} does not follow the steps {path}"))
         if trace.state != current:
             problems.append((None, f"state {trace.state!r} is not where the steps end ({current!r})"))
-        if trace.state in pathway.state_ids and trace.final != (trace.state in final):
+        if trace.state in self.state_ids and trace.final != (trace.state in final):
             problems.append(
                 (None, f"final={trace.final} but state {trace.state!r} is {'' if trace.final else 'not '}final")
             )

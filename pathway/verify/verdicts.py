@@ -88,7 +88,37 @@ def atoms_for(checks: EventChecks, pathway: Pathway, state: str, event: str) -> 
     found: dict[guards.Expr, None] = {}  # the trees are frozen values: equal atoms are evaluated once
     for expr in _conditions(checks, pathway, state, event):
         found.update(dict.fromkeys(fact_atoms(expr)))
-    return tuple(guards.compile_expr(atom) for atom in found)
+    return tuple(_compile_atom(atom) for atom in found)
+
+
+_CLOCKS = {"hours_since": "last_at", "hours_since_entered": "entered_at"}
+
+
+def _compile_atom(atom: guards.Expr) -> Atom:
+    """guards.compile_expr(atom); a clock against a constant (the usual atom) without the generic calls."""
+    if (
+        isinstance(atom, guards.Compare)
+        and isinstance(atom.left, guards.Call)
+        and atom.left.func in _CLOCKS
+        and isinstance(atom.right, guards.Const | guards.Param)
+        and atom.right.value is not None
+    ):
+        compare, facts, arg, constant = (
+            guards.COMPARATORS[atom.op],
+            _CLOCKS[atom.left.func],
+            atom.left.arg,
+            atom.right.value,
+        )
+
+        def clock_against_constant(scope: Any) -> bool:
+            # pathway.facts.EventScope.hours_since(_entered), then the comparison of guards.compile_expr
+            then = getattr(scope.facts, facts).get(arg)
+            if then is None:
+                return False
+            return bool(compare((scope.event.at - then).total_seconds() / 3600.0, constant))
+
+        return clock_against_constant
+    return guards.compile_expr(atom)
 
 
 class Verdicts:

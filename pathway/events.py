@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 import attrs
@@ -98,7 +98,7 @@ def parse_time(text: str) -> datetime:
 def implausible_time(at: datetime, limits: TimeLimits) -> str | None:
     """Why a parsed time cannot be a real event time (None when it can)."""
     most = limits.max_utc_offset_minutes
-    if at.tzinfo is timezone.utc and (most is None or most >= 0):
+    if at.tzinfo is UTC and (most is None or most >= 0):
         pass  # 'Z' or +00:00 (fromisoformat's own UTC): whole minutes, and within any limit
     elif (offset := at.utcoffset() or timedelta(0)).seconds % 60 or offset.microseconds:
         return "the UTC offset must be whole minutes (+HH:MM)"

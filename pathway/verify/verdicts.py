@@ -42,7 +42,7 @@ from pathway.verify.checks import EventChecks
 
 Atom = Callable[[guards.Scope], Any]
 
-MAX_VERDICTS = 1 << 16
+MAX_VERDICTS = 1 << 14
 """Verdicts kept at once; past that the table starts afresh (memory stays bounded on any input)."""
 
 FACT_CALLS = frozenset(guards.FUNCTIONS)

@@ -22,6 +22,7 @@ from pathway.events import Event
 from pathway.loader import load, loads
 from pathway.model import Pathway
 from pathway.trace import Rejected, Step
+from pathway.verify import verdicts as verdicts_module
 from pathway.verify.abstraction import EPOCH, Abstraction, at_text
 from pathway.verify.monitor import Monitor, Violation
 from pathway.verify.properties import bind, condition_exprs, load_catalogue
@@ -195,3 +196,15 @@ def test_refusals_are_watched_through_the_memo_too() -> None:
     assert {v.property for v in expected} == {"complete"}
     assert watched(memoised, pathway, course) == expected
     assert watched(memoised, pathway, course) == expected  # now from the memo
+
+
+def test_the_memo_stays_bounded_and_right_when_it_starts_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(verdicts_module, "MAX_VERDICTS", 3)
+    pathway = definition("early_blood_patch")
+    memoised, fresh = Monitor(pathway), forgetful(pathway)
+    puncture = ("dural_puncture", {"procedure": "lumbar_puncture"}, 0)
+    presentation = ("presentation", {"headache": "orthostatic"}, 3600)
+    for hours in (24, 47, 49, 24, 71, 30):
+        course = [puncture, presentation, ("reassessment", {"headache": "worse"}, hours * 3600)]
+        assert watched(memoised, pathway, course) == watched(fresh, pathway, course)
+        assert all(len(v.table) <= 3 for v in memoised.verdicts.values())

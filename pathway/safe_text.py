@@ -53,10 +53,7 @@ def json_line(value: Any, **options: Any) -> str:
 
     The escapes are valid JSON for the same characters, so a reader gets the exact value back.
     """
-    text = json.dumps(value, ensure_ascii=False, **options)
-    if text.isascii() and "\x7f" not in text:  # the usual case, told at once: nothing to escape
-        return text
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False, **options))
 
 
 def file_stem(text: str) -> str:

@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 import attrs
@@ -97,11 +97,12 @@ def parse_time(text: str) -> datetime:
 
 def implausible_time(at: datetime, limits: TimeLimits) -> str | None:
     """Why a parsed time cannot be a real event time (None when it can)."""
-    offset = at.utcoffset() or timedelta(0)
-    if offset.seconds % 60 or offset.microseconds:
-        return "the UTC offset must be whole minutes (+HH:MM)"
     most = limits.max_utc_offset_minutes
-    if most is not None and abs(offset) > timedelta(minutes=most):
+    if at.tzinfo is UTC and (most is None or most >= 0):
+        pass  # 'Z' or +00:00 (fromisoformat's own UTC): whole minutes, and within any limit
+    elif (offset := at.utcoffset() or timedelta(0)).seconds % 60 or offset.microseconds:
+        return "the UTC offset must be whole minutes (+HH:MM)"
+    elif most is not None and abs(offset) > timedelta(minutes=most):
         return f"the UTC offset is beyond +-{most // 60:02d}:{most % 60:02d} (limits.utc_offset_max of the definition)"
     first, last = limits.first_year, limits.last_year
     if first is not None and last is not None and not first <= at.year <= last:
@@ -147,12 +148,47 @@ def _refuse_constant(name: str) -> Any:
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # with duplicates the last value would silently win, e.g. a second temperature hiding a fever
-    record: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in record:
+    record = dict(pairs)
+    if len(record) == len(pairs):
+        return record
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
             raise ValueError(f"field {key!r} appears twice")
-        record[key] = value
-    return record
+        seen.add(key)
+    raise AssertionError("unreachable: fewer keys than pairs means a repeated key")
+
+
+# one decoder for every line (json.loads with options would build a new one per call)
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
+
+
+class _Vocabulary:
+    """A pathway's event specs indexed for parse_record (built once per pathway)."""
+
+    def __init__(self, pathway: Pathway) -> None:
+        self.specs: dict[str, EventSpec] = {}
+        for spec in pathway.events:
+            self.specs.setdefault(spec.name, spec)
+        self.known = ", ".join({spec.name: None for spec in pathway.events})
+        self.fields: dict[str, dict[str, FieldSpec]] = {}
+        self.required: dict[str, tuple[str, ...]] = {}
+        for name, spec in self.specs.items():
+            by_name: dict[str, FieldSpec] = {}
+            for field_spec in spec.fields:
+                by_name.setdefault(field_spec.name, field_spec)  # EventSpec.field: the first of a name
+            self.fields[name] = by_name
+            self.required[name] = tuple(f.name for f in spec.fields if f.required)
+
+
+_VOCABULARIES: dict[int, tuple[Pathway, _Vocabulary]] = {}
+
+
+def _vocabulary(pathway: Pathway) -> _Vocabulary:
+    cached = _VOCABULARIES.get(id(pathway))
+    if cached is None or cached[0] is not pathway:
+        cached = _VOCABULARIES[id(pathway)] = (pathway, _Vocabulary(pathway))
+    return cached[1]
 
 
 def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError:
@@ -170,9 +206,10 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
     name = record["event"]
     if not isinstance(name, str):
         return EventError(line, f"expected an event name, found {json.dumps(name)}", "event", patient, episode)
-    specs: dict[str, EventSpec] = {spec.name: spec for spec in pathway.events}
-    if name not in specs:
-        return EventError(line, f"unknown event {name!r} (known: {', '.join(specs)})", "event", patient, episode)
+    vocabulary = _vocabulary(pathway)
+    spec = vocabulary.specs.get(name)
+    if spec is None:
+        return EventError(line, f"unknown event {name!r} (known: {vocabulary.known})", "event", patient, episode)
     if "at" not in record:
         return EventError(line, "missing", "at", patient, episode)
     at_text = record["at"]
@@ -191,12 +228,12 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
     implausible = implausible_time(at, pathway.time_limits)
     if implausible:
         return EventError(line, f"{at_text!r}: {implausible}", "at", patient, episode)
-    spec = specs[name]
+    field_specs = vocabulary.fields[name]
     fields: dict[str, Any] = {}
     for key, value in record.items():
         if key in ENVELOPE:
             continue
-        field_spec = spec.field(key)
+        field_spec = field_specs.get(key)
         if field_spec is None:
             known = ", ".join(f.name for f in spec.fields) or "none"
             return EventError(line, f"unknown field for event {name!r} (fields: {known})", key, patient, episode)
@@ -204,9 +241,9 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
         if problem:
             return EventError(line, problem, key, patient, episode)
         fields[key] = value
-    for field_spec in spec.fields:
-        if field_spec.required and field_spec.name not in fields:
-            return EventError(line, f"missing (required for event {name!r})", field_spec.name, patient, episode)
+    for required in vocabulary.required[name]:
+        if required not in fields:
+            return EventError(line, f"missing (required for event {name!r})", required, patient, episode)
     # the vocabulary's own string: a long course holds one copy of each event name, not one per line
     return Event(line, spec.name, at, at_text, fields, patient, episode)
 
@@ -232,14 +269,19 @@ def decode_line(number: int, raw: str | bytes) -> Any:
     if not text.strip():
         return None
     try:
-        record = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
+        if text.startswith("\ufeff"):  # json.loads refuses a byte-order mark with its own message
+            record = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
+        else:
+            record = _DECODER.decode(text)
     except json.JSONDecodeError as err:
         return EventError(number, f"not valid JSON: {err.msg} at column {err.colno}")
     except ValueError as err:
         return EventError(number, f"not valid JSON: {err}")
     except RecursionError:
         return EventError(number, "not valid JSON: nested too deeply")
-    if _MAYBE_SURROGATE.search(text) and isinstance(record, dict):
+    # text decoded from UTF-8 holds no surrogate: only the JSON escape of one can make it
+    maybe = "\\u" in text if isinstance(raw, bytes) else _MAYBE_SURROGATE.search(text) is not None
+    if maybe and _MAYBE_SURROGATE.search(text) and isinstance(record, dict):
         # JSON can spell half a UTF-16 pair (\\ud800): no output could carry it, so the line is unusable
         for key, value in record.items():
             if has_surrogate(key) or (isinstance(value, str) and has_surrogate(value)):

@@ -98,25 +98,119 @@ PIECEWISE_ABOVE = 1000
 def trace_json_text(trace: Trace, pathway: Pathway, extra: dict[str, Any] | None = None) -> Iterator[str]:
     """``json_line(trace_json(trace) | extra)``; for a long course in pieces, a step or a refusal at a time.
 
-    A course of a million steps is written without ever holding them as a million dicts.
+    A course of a million steps is written without ever holding them as a million dicts. The
+    text is assembled from pieces that are each json_line of one value, with json.dumps's own
+    separators, so it is the same text; what every course repeats (a transition's reason, guard
+    and citation, a recommendation) is encoded once per pathway.
     """
-    if len(trace.steps) + len(trace.rejected) <= PIECEWISE_ABOVE:
-        yield json_line(trace_json(trace, pathway) | (extra or {}))
+    extra = extra or {}
+    if any(key in _REPORT_KEYS for key in extra):  # a report field replaced: the plain way
+        yield json_line(trace_json(trace, pathway) | extra)
         return
-    report = trace_json(attrs.evolve(trace, steps=(), rejected=()), pathway)
-    report.update(extra or {})
-    lazy: dict[str, tuple[Any, ...]] = {"steps": trace.steps, "rejected": trace.rejected}
-    yield "{"
-    for number, (key, value) in enumerate(report.items()):
-        yield (", " if number else "") + json_line(key) + ": "
-        if key in lazy:
-            yield "["
-            for index, item in enumerate(lazy[key]):
-                yield (", " if index else "") + json_line(attrs.asdict(item))
-            yield "]"
-        else:
-            yield json_line(value)
+    pieces = _report_pieces(trace, pathway, extra)
+    if len(trace.steps) + len(trace.rejected) <= PIECEWISE_ABOVE:
+        yield "".join(pieces)
+    else:
+        yield from pieces
+
+
+_REPORT_KEYS = frozenset(
+    ("pathway", "version", "patient", "episode", "state", "final", "path", "steps", "recommendations", "rejected")
+)
+
+
+def _report_pieces(trace: Trace, pathway: Pathway, extra: dict[str, Any]) -> Iterator[str]:
+    """The text of trace_json(trace) | extra, in the same key order, piece by piece."""
+    yield f'{{"pathway": {_name_text(trace.pathway)}, "version": {_name_text(trace.version)}, "patient": '
+    yield "null" if trace.patient is None else _string_text(trace.patient)
+    if trace.episode is not None:
+        yield ', "episode": ' + _string_text(trace.episode)
+    path = ", ".join(_name_text(state) for state in trace.path)
+    yield f', "state": {_name_text(trace.state)}, "final": {json_line(trace.final)}, "path": [{path}], "steps": ['
+    for index, step in enumerate(trace.steps):
+        yield _step_text(step) if not index else ", " + _step_text(step)
+    yield '], "recommendations": ['
+    yield ", ".join(_recommendation_text(rec, pathway) for rec in trace.recommendations)
+    yield '], "rejected": ['
+    for index, rejected in enumerate(trace.rejected):
+        yield (", " if index else "") + json_line(rejected_json(rejected))
+    yield "]"
+    for key, value in extra.items():
+        yield f", {_name_text(key)}: {'[]' if isinstance(value, list) and not value else json_line(value)}"
     yield "}"
+
+
+_STEP_TAILS: dict[tuple[str, ...], str] = {}
+_NAMES: dict[str, str] = {}
+
+
+def _step_text(step: Step) -> str:
+    """json_line(step_json(step)), with the part a transition always repeats encoded once."""
+    what = (step.source, step.target, step.transition, step.reason, step.guard, step.citation)
+    tail = _STEP_TAILS.get(what)
+    if tail is None:
+        if len(_STEP_TAILS) >= _MAX_CACHED:
+            _STEP_TAILS.clear()
+        tail = _STEP_TAILS[what] = json_line(dict(zip(_STEP_TAIL_KEYS, what, strict=True)))[1:]
+    return f'{{"line": {step.line}, "event": {_name_text(step.event)}, "at": {_string_text(step.at)}, {tail}'
+
+
+def _name_text(name: str) -> str:
+    """json_line(name) of a name a pathway repeats (states, events, keys), encoded once."""
+    text = _NAMES.get(name)
+    if text is None:
+        if len(_NAMES) >= _MAX_CACHED:
+            _NAMES.clear()
+        text = _NAMES[name] = json_line(name)
+    return text
+
+
+_STEP_TAIL_KEYS = ("source", "target", "transition", "reason", "guard", "citation")
+_MAX_CACHED = 4096
+
+
+def _string_text(text: str) -> str:
+    """json_line(text): itself in quotes when json.dumps would change none of its characters."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return json_line(text)
+
+
+_RECOMMENDATION_TEXTS: dict[tuple[int, int], tuple[Pathway, Recommendation, str]] = {}
+
+
+def _recommendation_text(rec: Recommendation, pathway: Pathway) -> str:
+    key = (id(pathway), id(rec))
+    cached = _RECOMMENDATION_TEXTS.get(key)
+    if cached is None or cached[0] is not pathway or cached[1] is not rec:
+        cached = _RECOMMENDATION_TEXTS[key] = (pathway, rec, json_line(recommendation_json(rec, pathway)))
+    return cached[2]
+
+
+def step_json(step: Step) -> dict[str, Any]:
+    """attrs.asdict(step), spelt out: a stream has a step per accepted event."""
+    return {
+        "line": step.line,
+        "event": step.event,
+        "at": step.at,
+        "source": step.source,
+        "target": step.target,
+        "transition": step.transition,
+        "reason": step.reason,
+        "guard": step.guard,
+        "citation": step.citation,
+    }
+
+
+def rejected_json(rejected: Rejected) -> dict[str, Any]:
+    """attrs.asdict(rejected), spelt out."""
+    return {
+        "line": rejected.line,
+        "event": rejected.event,
+        "at": rejected.at,
+        "reason": rejected.reason,
+        "kind": rejected.kind,
+    }
 
 
 def trace_json(trace: Trace, pathway: Pathway) -> dict[str, Any]:
@@ -129,9 +223,9 @@ def trace_json(trace: Trace, pathway: Pathway) -> dict[str, Any]:
             "state": trace.state,
             "final": trace.final,
             "path": list(trace.path),
-            "steps": [attrs.asdict(step) for step in trace.steps],
+            "steps": [step_json(step) for step in trace.steps],
             "recommendations": [recommendation_json(r, pathway) for r in trace.recommendations],
-            "rejected": [attrs.asdict(r) for r in trace.rejected],
+            "rejected": [rejected_json(r) for r in trace.rejected],
         }
     )
     return report

@@ -10,19 +10,22 @@ condition (a ``red_flag`` event) is still checked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
+from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import attrs
 
 from pathway import guards
 from pathway.events import Event, parse_time
-from pathway.facts import Facts, record
+from pathway.facts import EventScope, Facts, record
 from pathway.model import Pathway, Transition
 from pathway.trace import Rejected, Step, Trace
 from pathway.verify.checks import EventChecks, visited_static_problems
 from pathway.verify.properties import Bound, Catalogue, bind, load_catalogue
 from pathway.verify.semantics import Move, Semantics
+from pathway.verify.verdicts import MAX_VERDICTS, Verdicts
 
 
 @attrs.frozen
@@ -60,6 +63,10 @@ class Monitor:
         self.consistency = [b.id for b in usable if b.kind == "trace_consistent"]
         self.named_courses = [b.id for b in usable if b.kind == "named_courses"]
         self.transitions = {(t.id, t.source): t for t in pathway.transitions}
+        self.final = frozenset(pathway.final_state_ids)
+        self.state_ids = frozenset(pathway.state_ids)
+        self._static_found: dict[frozenset[str], list[Violation]] = {}
+        self.verdicts = {id(checks): Verdicts(checks, pathway) for checks in (self.with_events, self.without_events)}
 
     def check(self, trace: Trace, events: Iterable[Event] | None = None) -> list[Violation]:
         return self.finish(trace, self._replay(trace, events))
@@ -73,11 +80,22 @@ class Monitor:
         violations: list[Violation] = []
         for prop_id in self.consistency:
             violations += [Violation(prop_id, message, line) for line, message in self._consistency(trace)]
-        for bound in self.static:
-            violations += [
-                Violation(bound.id, message) for message in visited_static_problems(self.pathway, bound, trace.path)
+        return violations + self._static_problems(trace.path) + watch.violations
+
+    def _static_problems(self, path: tuple[str, ...]) -> list[Violation]:
+        """The definition's own problems in the states a course visited: a function of those states alone."""
+        visited = frozenset(path)
+        found = self._static_found.get(visited)
+        if found is None:
+            found = [
+                Violation(bound.id, message)
+                for bound in self.static
+                for message in visited_static_problems(self.pathway, bound, path)
             ]
-        return violations + watch.violations
+            if len(self._static_found) >= MAX_VERDICTS:
+                self._static_found.clear()
+            self._static_found[visited] = found
+        return found
 
     def check_stream(self, traces: Sequence[Trace]) -> list[Violation]:
         """Properties of a whole stream: where some course names its patient, every course does."""
@@ -152,7 +170,7 @@ class Monitor:
     def _consistency(self, trace: Trace) -> list[tuple[int | None, str]]:
         pathway = self.pathway
         problems: list[tuple[int | None, str]] = []
-        final = set(pathway.final_state_ids)
+        final = self.final
         current = pathway.initial
         path = [current]
         last_line = 0
@@ -178,7 +196,7 @@ class Monitor:
             problems.append((None, f"path {list(trace.path)} does not follow the steps {path}"))
         if trace.state != current:
             problems.append((None, f"state {trace.state!r} is not where the steps end ({current!r})"))
-        if trace.state in pathway.state_ids and trace.final != (trace.state in final):
+        if trace.state in self.state_ids and trace.final != (trace.state in final):
             problems.append(
                 (None, f"final={trace.final} but state {trace.state!r} is {'' if trace.final else 'not '}final")
             )
@@ -192,27 +210,92 @@ class CourseWatch:
     """The monitor's replay of one course, one decided event at a time.
 
     It keeps the course's state, facts and the properties' memory, never its events, so
-    a course of any length is watched in constant space.
+    a course of any length is watched in constant space. The facts are kept as three dicts
+    updated in place (pathway.facts.record's rules), and each event's verdict is looked up
+    in the checks' memo (pathway.verify.verdicts) by everything the checks can read.
     """
 
     def __init__(self, monitor: Monitor, checks: EventChecks) -> None:
         self.monitor, self.checks = monitor, checks
-        self.state, self.facts, self.memory = monitor.pathway.initial, Facts(), checks.start()
+        self.verdicts = monitor.verdicts[id(checks)]
+        self.state, self.memory = monitor.pathway.initial, checks.start()
+        self.last_at: dict[str, datetime] = {}
+        self.counts: dict[str, int] = {}
+        self.entered_at: dict[str, datetime] = {}
+        self.scope = _LiveScope(self)
         self.violations: list[Violation] = []
         self.stopped = False
+
+    @property
+    def facts(self) -> Facts:
+        """The course's facts so far (read-only views)."""
+        return Facts(MappingProxyType(self.last_at), MappingProxyType(self.counts), MappingProxyType(self.entered_at))
 
     def see(self, event: Event, item: list[Step] | Rejected) -> bool:
         """The engine took the steps ``item`` for ``event``, or refused it; False once the watch has stopped."""
         if self.stopped:
             return False
-        move = self.monitor._move(self.state, self.facts, event, item)
-        if move is None:
+        state, name = self.state, event.name
+        scope = self.scope
+        scope.event = event
+        atoms = self.verdicts.atoms(state, name)
+        try:
+            key: Hashable = (
+                state,
+                self.memory,
+                name,
+                tuple(event.fields.items()),
+                None if isinstance(item, Rejected) else tuple((s.transition, s.source, s.target) for s in item),
+                tuple(atom(scope) for atom in atoms) if atoms else (),
+            )
+            verdict = self.verdicts.table.get(key)
+        except TypeError:  # an unhashable field value (not from a validated stream): no memo
+            key, verdict = None, None
+        if verdict is None or verdict is _VIOLATED:
+            verdict, violated = self._decide(event, item)
+            if key is not None:
+                self.verdicts.remember(key, _VIOLATED if violated else verdict)
+        if verdict is _STOPPED:
             self.stopped = True  # the trace names a transition the pathway lacks: reported by trace_consistent
             return False
-        self.memory, found = self.checks.check(self.memory, move)
-        self.violations += [Violation(prop_id, message, event.line) for prop_id, message in found]
-        self.state, self.facts = move.after, move.facts
+        self.memory, self.state, entered = verdict
+        if entered is not None:  # accepted: pathway.facts.record, in place
+            self.counts[name] = self.counts.get(name, 0) + 1
+            self.last_at[name] = event.at
+            for target in entered:
+                self.entered_at.setdefault(target, event.at)
         return True
+
+    def _decide(self, event: Event, item: list[Step] | Rejected) -> tuple[Any, bool]:
+        """The checks of one event computed afresh: (memory, state after, states entered or None when
+        refused) or _STOPPED; and whether it broke a property (recorded here, with its message)."""
+        move = self.monitor._move(self.state, self.facts, event, item)
+        if move is None:
+            return _STOPPED, False
+        memory, found = self.checks.check(self.memory, move)
+        self.violations += [Violation(prop_id, message, event.line) for prop_id, message in found]
+        return (memory, move.after, move.entered if move.accepted else None), bool(found)
+
+
+_STOPPED = object()
+_VIOLATED = object()  # remembered under a key whose verdict breaks a property: recomputed for each message
+
+
+class _LiveScope:
+    """pathway.facts.EventScope over a CourseWatch's live facts (the same formulas, no copies)."""
+
+    __slots__ = ("event", "facts")
+
+    def __init__(self, facts: CourseWatch) -> None:
+        self.facts = facts
+        self.event: Event
+
+    event_name = property(lambda self: self.event.name)
+    field = EventScope.field
+    hours_since = EventScope.hours_since
+    hours_since_entered = EventScope.hours_since_entered
+    count = EventScope.count
+    occurred = EventScope.occurred
 
 
 _MONITORS: dict[int, tuple[Pathway, Monitor]] = {}

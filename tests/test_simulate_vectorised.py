@@ -11,6 +11,9 @@ its files from are checked against the functions the reference uses.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -250,3 +253,33 @@ def test_a_return_visit_whose_red_flag_does_not_escalate_stops_both_engines_inst
     for engine in ("reference", "vectorised"):
         with pytest.raises(RuntimeError, match="return for ever"):
             run(engine, deaf, patients=400, chunk=200, seed=3, policies=("guideline",), **dict(options))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("simulate", "--workers", "2"),
+        ("simulate", "--workers", "1", "--engine", "reference"),
+        ("economics", "evaluate", "--workers", "1"),
+    ],
+)
+def test_a_definition_that_lets_returns_loop_is_one_line_of_error_not_a_traceback(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
+    shipped = Path(DEFINITIONS["shipped"].source_path).read_text()
+    rule = 'id = "red_flag_reported"\nfrom = "*"'
+    deaf = tmp_path / "deaf.toml"
+    deaf.write_text(shipped.replace(rule, 'id = "red_flag_reported"\nfrom = ["conservative_therapy", "blood_patch"]'))
+    sets = [a for o in (*FREQUENT, "returns.delay.median=1", "returns.horizon=90") for a in ("--set", o)]
+    done = subprocess.run(
+        [sys.executable, "-m", "pathway", *command, "-n", "2000", "--definition", str(deaf), *sets],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("pathway: error: the definition does not escalate a return visit's red flag")

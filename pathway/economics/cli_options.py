@@ -27,9 +27,10 @@ def errors() -> tuple[type[Exception], ...]:
     from pathway.economics.costs import CostError
     from pathway.economics.paths import PathError
     from pathway.economics.uncertainty import UncertaintyError
+    from pathway.simulate.clinician import UnendingReturns
     from pathway.simulate.params import ParamsError
 
-    return (CostError, PathError, UncertaintyError, ParamsError)
+    return (CostError, PathError, UncertaintyError, ParamsError, UnendingReturns)
 
 
 def spec_options(patients: int = 10_000) -> Callable[[F], F]:

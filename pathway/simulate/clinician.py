@@ -28,6 +28,21 @@ from pathway.simulate.natural import ATYPICAL, NEVER, NaturalHistory
 from pathway.simulate.params import RELIEF, RESPONSES, SimParams
 from pathway.simulate.streams import Slot
 
+
+class UnendingReturns(RuntimeError):
+    """The definition lets a return visit's red flag pass without escalation: the simulated patient
+    would come back for ever. A fault of the definition (the input), so the commands report it in one
+    line; both engines raise it at the same patient."""
+
+    MESSAGE = (
+        "the definition does not escalate a return visit's red flag, so a simulated patient would return "
+        "for ever (`pathway verify` shows which property it breaks)"
+    )
+
+    def __init__(self, message: str = MESSAGE) -> None:  # the argument: exceptions from workers are unpickled
+        super().__init__(message)
+
+
 US_PER_MINUTE = 60_000_000
 
 ImagingOrder = tuple[int, str, str, str, int, int]
@@ -355,7 +370,5 @@ class Clinician:
             else:
                 send(self.ev_red_flag, at, red_flag)
                 if course.t_escalated is None:  # the same red flag would be sent again for ever (vectorised.py too)
-                    raise RuntimeError(
-                        "a return visit's red flag does not escalate, so the patient would return for ever"
-                    )
+                    raise UnendingReturns()
             course.return_states.append(run.state)

@@ -394,6 +394,10 @@ def _fail_run(err: BaseException, out: Path, engine: str) -> None:
         fail(str(err))
     if isinstance(err, OSError):  # e.g. the disk filled up while writing
         fail(f"{out}: {err.strerror or err}")
+    from pathway.simulate.clinician import UnendingReturns
+
+    if isinstance(err, UnendingReturns):  # the definition's fault, found while simulating
+        fail(str(err))
     if isinstance(err, OverflowError | ValueError):  # parameters that put simulated times out of range
         fail(f"the parameters give values out of range ({err}); check the time distributions in the parameter file")
     if isinstance(err, Exception):  # a worker or cluster failure: one line, not a traceback

@@ -17,7 +17,7 @@ import numpy as np
 from pathway.compiled import CompiledPathway
 from pathway.simulate.array_guards import GuardFn
 from pathway.simulate.array_machine import ArrayMachine, ArrayRun
-from pathway.simulate.clinician import US_PER_MINUTE, Clinician
+from pathway.simulate.clinician import US_PER_MINUTE, Clinician, UnendingReturns
 from pathway.simulate.course_arrays import NONE, CourseArrays
 from pathway.simulate.measures import NOT_APPROPRIATE
 from pathway.simulate.natural import ATYPICAL, NEVER, HistoryColumns
@@ -283,5 +283,5 @@ class _Chunk:
             out.return_final.append(self.run.state[active])
             stuck = flagging[out.t_escalated[flagging] == NONE]
             if stuck.size:  # the per-patient engine would send this red flag again for ever
-                raise RuntimeError("a return visit's red flag does not escalate, so the patient would return for ever")
+                raise UnendingReturns()
             active = active[(at[active] <= horizon[active]) & (out.t_escalated[active] == NONE)]

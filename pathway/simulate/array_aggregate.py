@@ -8,7 +8,6 @@ engines apart.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,6 +15,7 @@ import numpy as np
 from pathway.simulate.aggregate import OCCUPANCY_HOURS, Aggregate
 from pathway.simulate.course_arrays import NONE, CourseArrays
 from pathway.simulate.field_table import FieldTable, Vital
+from pathway.simulate.minute_counts import MinuteCounts
 from pathway.simulate.natural import HistoryColumns
 
 
@@ -164,12 +164,12 @@ def _field_values(
                 values[(event, name, fields[name])] += count
 
 
-def _count_by(counters: list[Counter[int]], index: np.ndarray, value: np.ndarray) -> None:
-    """counters[index[i]][value[i]] += 1 for every i."""
+def _count_by(counts: list[MinuteCounts], index: np.ndarray, value: np.ndarray) -> None:
+    """counts[index[i]] counts value[i], for every i."""
     if not index.size:
         return
     for i in np.unique(index).tolist():
-        counters[i].update(value[index == i].tolist())  # Counter counts a list of values in C
+        counts[i].add_values(value[index == i])
 
 
 def _occupancy(aggregate: Aggregate, courses: CourseArrays) -> None:

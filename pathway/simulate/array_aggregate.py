@@ -9,6 +9,7 @@ engines apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,9 +63,10 @@ def add_courses(
     table: FieldTable,
     counted_fields: Sequence[tuple[str, ...]],
     imaging_keys: Sequence[tuple[int, str, str, str]],
+    shape_cache: ShapeCache | None = None,
 ) -> None:
     """What ``Aggregate.add`` does for each patient (but the measures and facts), for all of ``courses``."""
-    _shapes(aggregate, courses, history.case, table)
+    _shapes(aggregate, courses, history.case, table, shape_cache)
     _field_values(aggregate, courses, table, counted_fields)
     ended = courses.t_end != NONE
     _count_by(aggregate.time_to_end, courses.state[ended], (courses.t_end - history.t_present)[ended])
@@ -91,8 +93,15 @@ def add_courses(
     _occupancy(aggregate, courses)
 
 
-def _shapes(aggregate: Aggregate, courses: CourseArrays, case: np.ndarray, table: FieldTable) -> None:
-    """Course shapes counted by fingerprint; one patient per distinct shape spells its sequences out."""
+ShapeCache = dict[tuple[int, ...], tuple[Any, ...]]
+"""Course shape per fingerprint row, kept across a process's chunks (a few hundred shapes recur)."""
+_CACHE_LIMIT = 100_000
+
+
+def _shapes(
+    aggregate: Aggregate, courses: CourseArrays, case: np.ndarray, table: FieldTable, cache: ShapeCache | None = None
+) -> None:
+    """Course shapes counted by fingerprint; one patient per new shape spells its sequences out."""
     still_open = (courses.t_end == NONE).astype(np.int64)
     head = (case, courses.state, courses.rejected, courses.reviews, courses.patches, still_open)
     lengths = (courses.taken.length, courses.accepted)
@@ -105,21 +114,34 @@ def _shapes(aggregate: Aggregate, courses: CourseArrays, case: np.ndarray, table
         _shapes_exactly(aggregate, courses, case, table)
         return
     picked = first.tolist()
-    taken, sent = courses.taken.lists(picked), courses.sent.lists(picked)
-    for j, count in zip(picked, counts.tolist(), strict=True):
-        mine = zip(sent[j]["plan"], sent[j]["ok"], sent[j]["episode"], strict=True)
-        events = [int(table.plan_event[p]) for p, ok, episode in mine if ok and episode == 1]
-        shape = (
-            int(case[j]),
-            int(courses.state[j]),
-            tuple(taken[j]["transition"]),
-            tuple(events),
-            int(courses.rejected[j]),
-            int(courses.reviews[j]),
-            int(courses.patches[j]),
-            bool(still_open[j]),
-        )
-        aggregate.shapes[shape] += count
+    # the whole row (both 64-bit fingerprints of each sequence) names a shape, in this chunk as in others
+    keys = [tuple(row) for row in check[first].tolist()]
+    cache = {} if cache is None else cache
+    named = {key: cache.get(key) for key in keys}  # read once: another thread may clear the cache
+    new = [j for j, key in zip(picked, keys, strict=True) if named[key] is None]
+    if new:
+        if len(cache) + len(new) > _CACHE_LIMIT:
+            cache.clear()
+        taken, sent = courses.taken.lists(new), courses.sent.lists(new)
+        for j in new:
+            mine = zip(sent[j]["plan"], sent[j]["ok"], sent[j]["episode"], strict=True)
+            events = [int(table.plan_event[p]) for p, ok, episode in mine if ok and episode == 1]
+            key = tuple(check[j].tolist())
+            named[key] = cache[key] = (
+                int(case[j]),
+                int(courses.state[j]),
+                tuple(taken[j]["transition"]),
+                tuple(events),
+                int(courses.rejected[j]),
+                int(courses.reviews[j]),
+                int(courses.patches[j]),
+                bool(still_open[j]),
+            )
+    shapes = aggregate.shapes
+    for key, count in zip(keys, counts.tolist(), strict=True):
+        shape = named[key]
+        assert shape is not None
+        shapes[shape] += count
 
 
 def _shapes_exactly(aggregate: Aggregate, courses: CourseArrays, case: np.ndarray, table: FieldTable) -> None:

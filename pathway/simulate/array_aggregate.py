@@ -190,7 +190,7 @@ def _count_by(counts: list[MinuteCounts], index: np.ndarray, value: np.ndarray) 
     """counts[index[i]] counts value[i], for every i."""
     if not index.size:
         return
-    for i in np.unique(index).tolist():
+    for i in np.flatnonzero(np.bincount(index)).tolist():  # small indices: no sort
         counts[i].add_values(value[index == i])
 
 

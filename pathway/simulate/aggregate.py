@@ -4,7 +4,8 @@ Everything is an integer count (times in whole minutes, imaging as study counts
 by state and code), so merging chunks in any order gives identical totals; the
 few floats of the summary (rates, quantiles, mSv) are computed once, at the end,
 from those integers. Memory does not grow with the number of patients: times
-are kept as counts per minute value, paths as counts per distinct path.
+are kept as counts per minute value (numpy histograms, minute_counts.py), paths
+as counts per distinct path.
 """
 
 from __future__ import annotations

@@ -38,36 +38,38 @@ class MinuteCounts:
 
     def add_values(self, values: np.ndarray) -> None:
         """Every value of an integer array counted once (a chunk of patients)."""
-        if values.size:
-            lo = int(values.min())
-            self._add_dense(lo, np.bincount(values - lo) if int(values.max()) - lo < SPAN_LIMIT else None, values)
+        if not values.size:
+            return
+        lo = int(values.min())
+        if int(values.max()) - lo < SPAN_LIMIT:
+            self._add_counts(lo, np.bincount(values - lo))
+        else:
+            self._add_aside(*np.unique(values, return_counts=True))
 
     def merge(self, other: MinuteCounts) -> None:
         if other._dense.size:
-            self._add_dense(other._lo, other._dense, None)
+            self._add_counts(other._lo, other._dense)
         for value, count in other._sparse.items():
             self.add(value, count)
 
-    def _add_dense(self, lo: int, counts: np.ndarray | None, values: np.ndarray | None) -> None:
-        """Add ``counts`` (of values lo, lo + 1, ...) into the window, widening it when that stays in bounds."""
-        if counts is not None:
-            if not self._dense.size:
-                self._lo, self._dense = lo, counts.astype(np.int64, copy=True)
-                return
-            new_lo = min(lo, self._lo)
-            new_hi = max(lo + counts.size, self._lo + self._dense.size)
-            if new_hi - new_lo <= SPAN_LIMIT:
-                if new_lo != self._lo or new_hi - new_lo != self._dense.size:
-                    wider = np.zeros(new_hi - new_lo, dtype=np.int64)
-                    wider[self._lo - new_lo : self._lo - new_lo + self._dense.size] = self._dense
-                    self._lo, self._dense = new_lo, wider
-                self._dense[lo - self._lo : lo - self._lo + counts.size] += counts
-                return
-            values = lo + np.flatnonzero(counts)
-            counts = counts[values - lo]
-        else:
-            assert values is not None
-            values, counts = np.unique(values, return_counts=True)
+    def _add_counts(self, lo: int, counts: np.ndarray) -> None:
+        """Counts of the values lo, lo + 1, ...: into the window, widened while it stays in bounds, else aside."""
+        if not self._dense.size:
+            self._lo, self._dense = lo, counts.astype(np.int64, copy=True)
+            return
+        new_lo = min(lo, self._lo)
+        new_hi = max(lo + counts.size, self._lo + self._dense.size)
+        if new_hi - new_lo > SPAN_LIMIT:
+            present = np.flatnonzero(counts)
+            self._add_aside(lo + present, counts[present])
+            return
+        if new_lo != self._lo or new_hi - new_lo != self._dense.size:
+            wider = np.zeros(new_hi - new_lo, dtype=np.int64)
+            wider[self._lo - new_lo : self._lo - new_lo + self._dense.size] = self._dense
+            self._lo, self._dense = new_lo, wider
+        self._dense[lo - self._lo : lo - self._lo + counts.size] += counts
+
+    def _add_aside(self, values: np.ndarray, counts: np.ndarray) -> None:
         for value, count in zip(values.tolist(), counts.tolist(), strict=True):
             self.add(value, count)
 

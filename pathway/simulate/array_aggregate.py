@@ -102,7 +102,8 @@ def add_courses(
 
 ShapeCache = dict[tuple[int, ...], tuple[Any, ...]]
 """Course shape per fingerprint row, kept across a process's chunks (a few hundred shapes recur)."""
-_CACHE_LIMIT = 100_000
+_CACHE_LIMIT = 10_000
+"""A few hundred shapes recur in a cohort; past this many (under a few MB), the cache starts again."""
 
 
 def _shapes(

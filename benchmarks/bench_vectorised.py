@@ -22,6 +22,7 @@ CPU times are process times (other work on the 2-core machine slows wall times, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -38,9 +39,10 @@ from bench_cohort import tree_rss
 from common import LONG_COURSE
 
 from pathway.loader import load
+from pathway.outdir import OutputDir
 from pathway.simulate import cohort
 from pathway.simulate import params as params_io
-from pathway.simulate.output import CohortFiles, OutputDir
+from pathway.simulate.output import CohortFiles
 from pathway.simulate.schema import IMAGING_ORDERS, PATIENTS, events_table
 from pathway.simulate.streams import stream_key
 
@@ -76,18 +78,18 @@ def in_process_us(engine: str, patients: int, files: Path | None = None, monitor
     cohort.run_chunk(spec, 0, 1)  # build the context outside the timing
     sink: Callable[[cohort.ChunkResult], None] | None = None
     writer = None
-    if files is not None:
-        out = OutputDir(files)
-        out.prepare()
-        schemas = {"patients": PATIENTS.schema(), "imaging_orders": IMAGING_ORDERS.schema()}
-        schemas["events"] = events_table(pathway).schema()
-        writer = CohortFiles(out, spec.policies, True, False, schemas)
-        sink = writer.write
-    start = time.process_time()
-    cohort.run(spec, patients, cohort.local_results(spec, patients, 1, chunk), sink)
-    if writer is not None:
-        writer.close()
-    return (time.process_time() - start) / patients * 1e6
+    with contextlib.ExitStack() as stack:
+        if files is not None:
+            out = stack.enter_context(OutputDir(files, "simulate"))
+            schemas = {"patients": PATIENTS.schema(), "imaging_orders": IMAGING_ORDERS.schema()}
+            schemas["events"] = events_table(pathway).schema()
+            writer = CohortFiles(out, spec.policies, True, False, schemas)
+            sink = writer.write
+        start = time.process_time()
+        cohort.run(spec, patients, cohort.local_results(spec, patients, 1, chunk), sink)
+        if writer is not None:
+            writer.close()
+        return (time.process_time() - start) / patients * 1e6
 
 
 def watched(command: Sequence[str], stdout: Any = subprocess.DEVNULL) -> tuple[float, float]:

@@ -212,18 +212,24 @@ def test_event_lines_are_the_lines_json_dumps_writes(fields: dict[str, Any], epi
 
 
 def test_course_shapes_by_fingerprint_equal_shapes_by_full_sequence() -> None:
-    """The fallback for a fingerprint collision counts the same shapes as the fingerprints do."""
+    """The fallback for a fingerprint collision counts the same shapes as the fingerprints do, and shapes
+    named from the cache other chunks and policies filled are those the chunk's own sequences spell."""
     pathway = DEFINITIONS["shipped"]
     spec = cohort.make_spec(pathway, PARAMS, "p.toml", 5, POLICIES, engine="vectorised", overrides=FREQUENT)
     vec = vector_chunk.vector_context(spec)
-    history = natural.draw_columns(vec.ctx.params, 5, 0, 2000)
-    for policy in POLICIES:
-        draws = natural.policy_columns(vec.ctx.params, policy, history.uniforms)
-        courses = vec.clinicians[policy].courses(history, draws)
-        fast, exact = vec.ctx.aggregate(), vec.ctx.aggregate()
-        array_aggregate._shapes(fast, courses, history.case, vec.table)
-        array_aggregate._shapes_exactly(exact, courses, history.case, vec.table)
-        assert fast.shapes == exact.shapes and sum(fast.shapes.values()) == 2000
+    cache: array_aggregate.ShapeCache = {}
+    for start in (0, 2000):
+        history = natural.draw_columns(vec.ctx.params, 5, start, start + 2000)
+        for policy in POLICIES:
+            draws = natural.policy_columns(vec.ctx.params, policy, history.uniforms)
+            courses = vec.clinicians[policy].courses(history, draws)
+            fast, exact, cached = vec.ctx.aggregate(), vec.ctx.aggregate(), vec.ctx.aggregate()
+            array_aggregate._shapes(fast, courses, history.case, vec.table)
+            array_aggregate._shapes_exactly(exact, courses, history.case, vec.table)
+            known = len(cache)
+            array_aggregate._shapes(cached, courses, history.case, vec.table, cache)
+            assert fast.shapes == exact.shapes == cached.shapes and sum(fast.shapes.values()) == 2000
+            assert start == 0 or len(cache) - known < len(cached.shapes)  # some shapes came from the cache
 
 
 def test_chunks_computed_on_threads_give_the_same_results() -> None:

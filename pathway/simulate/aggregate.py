@@ -4,7 +4,8 @@ Everything is an integer count (times in whole minutes, imaging as study counts
 by state and code), so merging chunks in any order gives identical totals; the
 few floats of the summary (rates, quantiles, mSv) are computed once, at the end,
 from those integers. Memory does not grow with the number of patients: times
-are kept as counts per minute value, paths as counts per distinct path.
+are kept as counts per minute value (numpy histograms, minute_counts.py), paths
+as counts per distinct path.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from pathway.compiled import CompiledPathway
 from pathway.simulate.clinician import Course
+from pathway.simulate.minute_counts import MinuteCounts
 from pathway.simulate.natural import CASE_NAMES
 
 OCCUPANCY_HOURS = 21 * 24
@@ -38,11 +40,11 @@ class Aggregate:
         self.field_values: Counter[tuple[int, str, Any]] = Counter()
         self.shapes: Counter[tuple[Any, ...]] = Counter()
         self.rejected = 0
-        self.time_to_end: list[Counter[int]] = [Counter() for _ in range(n_states)]
+        self.time_to_end = [MinuteCounts() for _ in range(n_states)]
         self.complication_patients = [0] * n_complications
         self.complication_escalated = [0] * n_complications
         self.complication_missed = [0] * n_complications
-        self.time_to_escalation: list[Counter[int]] = [Counter() for _ in range(n_complications)]
+        self.time_to_escalation = [MinuteCounts() for _ in range(n_complications)]
         self.imaging: Counter[tuple[int, str, str, str]] = Counter()
         self.patients_imaged = 0
         self.patients_contrast = 0
@@ -52,7 +54,7 @@ class Aggregate:
         self.escalated_on_return = 0
         self.measures: Counter[tuple[int, ...]] = Counter()  # patients per MEASURES vector
         self.fact_sets: Counter[tuple[int, tuple[str, ...]]] = Counter()  # (puncture, facts) -> patients
-        self.fact_times: Counter[tuple[int, str, int]] = Counter()  # (puncture, time, minutes) -> patients
+        self.fact_times: dict[tuple[int, str], MinuteCounts] = {}  # (puncture, time) -> patients per minutes
         self.reviews: Counter[int] = Counter()
         self.patches: Counter[int] = Counter()
         self.occupancy = [[0] * (OCCUPANCY_HOURS + 2) for _ in range(n_states)]
@@ -91,13 +93,13 @@ class Aggregate:
                 if name in fields:
                     values[(event, name, fields[name])] += 1
         if course.t_end is not None:
-            self.time_to_end[course.state][course.t_end - course.t_present] += 1
+            self.time_to_end[course.state].add(course.t_end - course.t_present)
         if course.complication >= 0:
             k = course.complication
             self.complication_patients[k] += 1
             if course.t_escalated is not None and course.t_manifest is not None:
                 self.complication_escalated[k] += 1
-                self.time_to_escalation[k][max(course.t_escalated - course.t_manifest, 0)] += 1
+                self.time_to_escalation[k].add(max(course.t_escalated - course.t_manifest, 0))
             else:
                 self.complication_missed[k] += 1
         if course.imaging:
@@ -118,8 +120,15 @@ class Aggregate:
         if names:
             self.fact_sets[(puncture, tuple(names))] += 1  # one count per patient; split by fact() later
         for name, minutes in times:
-            self.fact_times[(puncture, name, minutes)] += 1
+            self.fact_time(puncture, name).add(minutes)
         self._occupy(course)
+
+    def fact_time(self, puncture: int, name: str) -> MinuteCounts:
+        """The distribution of one study time among the patients of one puncture kind."""
+        found = self.fact_times.get((puncture, name))
+        if found is None:
+            found = self.fact_times[(puncture, name)] = MinuteCounts()
+        return found
 
     def facts(self) -> Counter[tuple[int, str]]:
         """Patients per (puncture, fact)."""
@@ -175,9 +184,12 @@ class Aggregate:
             mine = getattr(self, name)
             if isinstance(value, Counter):
                 mine.update(value)
-            elif isinstance(value, list) and value and isinstance(value[0], Counter):
+            elif name == "fact_times":
+                for key, counts in value.items():
+                    self.fact_time(*key).merge(counts)
+            elif isinstance(value, list) and value and isinstance(value[0], MinuteCounts):
                 for a, b in zip(mine, value, strict=True):
-                    a.update(b)
+                    a.merge(b)
             elif isinstance(value, list) and value and isinstance(value[0], list):
                 for a, b in zip(mine, value, strict=True):
                     for i, x in enumerate(b):

@@ -8,14 +8,15 @@ engines apart.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from pathway.simulate.aggregate import OCCUPANCY_HOURS, Aggregate
 from pathway.simulate.course_arrays import NONE, CourseArrays
 from pathway.simulate.field_table import FieldTable, Vital
+from pathway.simulate.minute_counts import MinuteCounts
 from pathway.simulate.natural import HistoryColumns
 
 
@@ -47,12 +48,19 @@ def count_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def hash_groups(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(first row, group of each row, group sizes) by a 64-bit hash of each row."""
+    """(one row of each group, group of each row, group sizes) by a 64-bit hash of each row; groups in hash order."""
     width = rows.shape[1]
     mix = _MIX[np.arange(width) % len(_MIX)] * (np.arange(width, dtype=np.uint64) // len(_MIX) + 1)
     hashes = rows.astype(np.uint64) @ mix if width else np.zeros(len(rows), dtype=np.uint64)
-    _, first, inverse, counts = np.unique(hashes, return_index=True, return_inverse=True, return_counts=True)
-    return first, inverse.ravel(), counts
+    # np.unique(return_index, return_inverse, return_counts) sorts stably: 2.5x the cost of this plain argsort
+    order = np.argsort(hashes)
+    ordered = hashes[order]
+    starts_group = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_group[1:])
+    starts = np.flatnonzero(starts_group)
+    inverse = np.empty(len(ordered), dtype=np.int64)
+    inverse[order] = np.cumsum(starts_group) - 1
+    return order[starts], inverse, np.diff(np.append(starts, len(ordered)))
 
 
 def add_courses(
@@ -62,9 +70,10 @@ def add_courses(
     table: FieldTable,
     counted_fields: Sequence[tuple[str, ...]],
     imaging_keys: Sequence[tuple[int, str, str, str]],
+    shape_cache: ShapeCache | None = None,
 ) -> None:
     """What ``Aggregate.add`` does for each patient (but the measures and facts), for all of ``courses``."""
-    _shapes(aggregate, courses, history.case, table)
+    _shapes(aggregate, courses, history.case, table, shape_cache)
     _field_values(aggregate, courses, table, counted_fields)
     ended = courses.t_end != NONE
     _count_by(aggregate.time_to_end, courses.state[ended], (courses.t_end - history.t_present)[ended])
@@ -91,8 +100,16 @@ def add_courses(
     _occupancy(aggregate, courses)
 
 
-def _shapes(aggregate: Aggregate, courses: CourseArrays, case: np.ndarray, table: FieldTable) -> None:
-    """Course shapes counted by fingerprint; one patient per distinct shape spells its sequences out."""
+ShapeCache = dict[tuple[int, ...], tuple[Any, ...]]
+"""Course shape per fingerprint row, kept across a process's chunks (a few hundred shapes recur)."""
+_CACHE_LIMIT = 10_000
+"""A few hundred shapes recur in a cohort; past this many (under a few MB), the cache starts again."""
+
+
+def _shapes(
+    aggregate: Aggregate, courses: CourseArrays, case: np.ndarray, table: FieldTable, cache: ShapeCache | None = None
+) -> None:
+    """Course shapes counted by fingerprint; one patient per new shape spells its sequences out."""
     still_open = (courses.t_end == NONE).astype(np.int64)
     head = (case, courses.state, courses.rejected, courses.reviews, courses.patches, still_open)
     lengths = (courses.taken.length, courses.accepted)
@@ -105,21 +122,34 @@ def _shapes(aggregate: Aggregate, courses: CourseArrays, case: np.ndarray, table
         _shapes_exactly(aggregate, courses, case, table)
         return
     picked = first.tolist()
-    taken, sent = courses.taken.lists(picked), courses.sent.lists(picked)
-    for j, count in zip(picked, counts.tolist(), strict=True):
-        mine = zip(sent[j]["plan"], sent[j]["ok"], sent[j]["episode"], strict=True)
-        events = [int(table.plan_event[p]) for p, ok, episode in mine if ok and episode == 1]
-        shape = (
-            int(case[j]),
-            int(courses.state[j]),
-            tuple(taken[j]["transition"]),
-            tuple(events),
-            int(courses.rejected[j]),
-            int(courses.reviews[j]),
-            int(courses.patches[j]),
-            bool(still_open[j]),
-        )
-        aggregate.shapes[shape] += count
+    # the whole row (both 64-bit fingerprints of each sequence) names a shape, in this chunk as in others
+    keys = [tuple(row) for row in check[first].tolist()]
+    cache = {} if cache is None else cache
+    named = {key: cache.get(key) for key in keys}  # read once: another thread may clear the cache
+    new = [j for j, key in zip(picked, keys, strict=True) if named[key] is None]
+    if new:
+        if len(cache) + len(new) > _CACHE_LIMIT:
+            cache.clear()
+        taken, sent = courses.taken.lists(new), courses.sent.lists(new)
+        for j in new:
+            mine = zip(sent[j]["plan"], sent[j]["ok"], sent[j]["episode"], strict=True)
+            events = [int(table.plan_event[p]) for p, ok, episode in mine if ok and episode == 1]
+            key = tuple(check[j].tolist())
+            named[key] = cache[key] = (
+                int(case[j]),
+                int(courses.state[j]),
+                tuple(taken[j]["transition"]),
+                tuple(events),
+                int(courses.rejected[j]),
+                int(courses.reviews[j]),
+                int(courses.patches[j]),
+                bool(still_open[j]),
+            )
+    shapes = aggregate.shapes
+    for key, count in zip(keys, counts.tolist(), strict=True):
+        shape = named[key]
+        assert shape is not None
+        shapes[shape] += count
 
 
 def _shapes_exactly(aggregate: Aggregate, courses: CourseArrays, case: np.ndarray, table: FieldTable) -> None:
@@ -164,12 +194,12 @@ def _field_values(
                 values[(event, name, fields[name])] += count
 
 
-def _count_by(counters: list[Counter[int]], index: np.ndarray, value: np.ndarray) -> None:
-    """counters[index[i]][value[i]] += 1 for every i."""
+def _count_by(counts: list[MinuteCounts], index: np.ndarray, value: np.ndarray) -> None:
+    """counts[index[i]] counts value[i], for every i."""
     if not index.size:
         return
-    for i in np.unique(index).tolist():
-        counters[i].update(value[index == i].tolist())  # Counter counts a list of values in C
+    for i in np.flatnonzero(np.bincount(index)).tolist():  # small indices: no sort
+        counts[i].add_values(value[index == i])
 
 
 def _occupancy(aggregate: Aggregate, courses: CourseArrays) -> None:

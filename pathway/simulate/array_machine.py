@@ -295,7 +295,7 @@ class ArrayRun:
                 return states
             moved = []
             current = states[todo]
-            for state in np.unique(current).tolist():
+            for state in np.flatnonzero(np.bincount(current)).tolist():  # small ints: no sort
                 remaining = todo[current == state]
                 for transition, guard, target in machine.eventless[state]:
                     if guard is None:

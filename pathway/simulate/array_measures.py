@@ -6,7 +6,6 @@ The array counterparts of ``measures.vector``, ``cohort_facts.patient_facts`` an
 
 from __future__ import annotations
 
-from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -33,8 +32,6 @@ _FLAGS = (
     "headache_24h_at_presentation",
     "untreated_7d_after_24h_headache",
 )
-_SPAN = 1 << 42
-"""Packs (puncture kind, minutes within +-2**41) into one int64 key."""
 _COMPLICATION, _ESCALATED, _ON_RETURN = 1 << len(_FLAGS), 1 << (len(_FLAGS) + 1), 1 << (len(_FLAGS) + 2)
 
 
@@ -137,17 +134,14 @@ def add_facts(aggregate: Aggregate, courses: CourseArrays, history: HistoryColum
         aggregate.fact_sets[(p, _names(b, c, ctx))] += count
     first_patch = (courses.t_first_patch - h.t_puncture)[pdph]
     to_resolution = (courses.t_end - h.t_onset)[pdph]
-    counted: dict[tuple[int, str, int], int] = {}
     for name, keep, minutes in (
         ("onset", np.ones(pdph.size, dtype=bool), onset),
         ("puncture_to_first_patch", patches > 0, first_patch),
         ("onset_to_resolution", resolved, to_resolution),
     ):
-        # times take many values: count them with numpy, then hand them over in one dict update
-        packed, counts = np.unique((puncture[keep] + 1) * _SPAN + (minutes[keep] + _SPAN // 2), return_counts=True)
-        keys = zip((packed // _SPAN - 1).tolist(), repeat(name), (packed % _SPAN - _SPAN // 2).tolist(), strict=False)
-        counted.update(zip(keys, counts.tolist(), strict=True))
-    aggregate.fact_times.update(counted)  # a dict update in C when the chunk's Counter is still empty
+        kept, kept_minutes = puncture[keep], minutes[keep]
+        for p in np.flatnonzero(np.bincount(kept)).tolist():  # puncture kinds: no sort
+            aggregate.fact_time(p, name).add_values(kept_minutes[kept == p])
 
 
 def _names(bits: int, complication: int, ctx: FactContext) -> tuple[str, ...]:

@@ -119,8 +119,9 @@ class CourseArrays:
         # kept up to date for the summary
         self.accepted = np.zeros(size, dtype=np.int64)
         self.accepted_plans: list[np.ndarray] = []  # the field sets of the first episode's accepted events
-        self.accepted_print = np.zeros((2, size), dtype=np.uint64)
-        self.taken_print = np.zeros((2, size), dtype=np.uint64)
+        # two fingerprints per sequence, each its own 1-D array: scatter-updates of a (2, n) matrix cost 4x more
+        self.accepted_print = (np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.uint64))
+        self.taken_print = (np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.uint64))
         self.tail = np.full(size, initial, dtype=np.int64)  # the state the current episode is in
         self.tail_at = np.zeros(size, dtype=np.int64)  # when the first episode entered its last state
         self.segments: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []  # (state, hour in, hour out)
@@ -206,12 +207,10 @@ class CourseArrays:
         return out
 
 
-_BASE_COLUMN = np.array(_BASES, dtype=np.uint64)[:, None]
-
-
-def _extend(prints: np.ndarray, rows: np.ndarray, values: Any) -> None:
-    """Append ``values`` to the sequences whose fingerprints are ``prints[:, rows]``."""
+def _extend(prints: tuple[np.ndarray, np.ndarray], rows: np.ndarray, values: Any) -> None:
+    """Append ``values`` to the sequences whose fingerprints are ``prints[k][rows]``."""
     if not len(rows):
         return
     step = np.asarray(values, dtype=np.int64).astype(np.uint64) + np.uint64(1)
-    prints[:, rows] = prints[:, rows] * _BASE_COLUMN + step
+    for fingerprint, base in zip(prints, _BASES, strict=True):
+        fingerprint[rows] = fingerprint[rows] * base + step

@@ -123,6 +123,16 @@ def _choose(u: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.minimum(np.searchsorted(cumulative, u, side="right"), len(weights) - 1)
 
 
+def _choose_by_group(u: np.ndarray, group: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:
+    """``_choose`` with the weights of each uniform's group (``weights[group]``), in one pass over the chunk."""
+    cumulative = np.array([np.cumsum(w / w.sum()) for w in weights])  # as _choose normalises them
+    # searchsorted(side="right") counts the cuts at or below u; past the last category but one, the count is capped
+    chosen = np.zeros(len(u), dtype=np.int64)
+    for cut in cumulative[:, :-1].T:
+        chosen += cut[group] <= u
+    return chosen
+
+
 def relief_table(group: Group, first: bool) -> np.ndarray:
     """Probabilities of complete / partial / no relief of a first or a repeat patch in a group."""
     probs = group.first_patch if first else group.repeat_patch
@@ -222,11 +232,10 @@ def draw_columns(params: SimParams, seed: int, start: int, stop: int) -> History
     delays = np.column_stack([_minutes(params.patch_delay.sample(u[:, c])) for c in patch_cols])
     reviews = np.column_stack([_minutes(params.patch_review.sample(u[:, c + 1])) for c in patch_cols])
     relief = np.zeros((n, Slot.MAX_PATCHES), dtype=np.int64)
-    for k, c in enumerate(patch_cols):
-        for g, spec in enumerate(groups):
-            mask = group == g
-            if mask.any():
-                relief[mask, k] = _choose(u[mask, c + 2], relief_table(spec, k == 0))
+    if groups:
+        for k, c in enumerate(patch_cols):
+            tables = [relief_table(spec, k == 0) for spec in groups]
+            relief[:, k] = np.where(punctured, _choose_by_group(u[:, c + 2], np.maximum(group, 0), tables), 0)
 
     return HistoryColumns(
         start=start,

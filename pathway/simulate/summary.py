@@ -20,6 +20,7 @@ from pathway.compiled import CompiledPathway
 from pathway.simulate import intervals
 from pathway.simulate.aggregate import OCCUPANCY_HOURS, Aggregate, occupancy_series
 from pathway.simulate.measures import BINARY, INDEX, MEASURES, MILLI, PAIRED_TIMES, Paired
+from pathway.simulate.minute_counts import MinuteCounts
 from pathway.simulate.natural import CASE_NAMES
 from pathway.simulate.params import SimParams
 from pathway.simulate.runner import Totals
@@ -91,10 +92,10 @@ def figures(aggregate: Aggregate) -> dict[str, Any]:
     complications = sums[INDEX["complication"]][0]
     missed = sums[INDEX["complication_not_escalated"]][0]
     out["complications_not_escalated_share"] = intervals.share(missed, complications)
-    escalation: Counter[int] = Counter()
+    escalation = MinuteCounts()
     for counts in aggregate.time_to_escalation:
-        escalation.update(counts)
-    out["time_to_escalation_h"] = intervals.times(escalation)
+        escalation.merge(counts)
+    out["time_to_escalation_h"] = intervals.times(escalation.counter())
     return out
 
 
@@ -120,6 +121,7 @@ def policy_summary(aggregate: Aggregate, compiled: CompiledPathway, params: SimP
     for (event, name, value), count in aggregate.field_values.items():
         field_values.setdefault(events[event], {}).setdefault(name, {})[_key(value)] = count
     final = [i for i, _ in enumerate(compiled.state_ids) if compiled.final[i]]
+    to_end = [counts.counter() for counts in aggregate.time_to_end]
     by_code: dict[str, int] = {}
     by_rating: dict[str, int] = {}
     by_rrl: dict[str, int] = {}
@@ -160,16 +162,12 @@ def policy_summary(aggregate: Aggregate, compiled: CompiledPathway, params: SimP
         "field_values": field_values,
         "rejected_events": aggregate.rejected,
         "figures": {**figures(aggregate), **under_care(aggregate, compiled)},
-        "time_to_resolution_h": intervals.times(aggregate.time_to_end[resolution]),
-        "time_to_end_h": {
-            compiled.state_ids[i]: intervals.times(counts) for i, counts in enumerate(aggregate.time_to_end) if counts
-        },
+        "time_to_resolution_h": intervals.times(to_end[resolution]),
+        "time_to_end_h": {compiled.state_ids[i]: intervals.times(counts) for i, counts in enumerate(to_end) if counts},
         "time_to_end_hist": {
             "step_h": HIST_STEP_H,
             "bins": HIST_BINS,
-            "states": {
-                compiled.state_ids[i]: histogram(counts) for i, counts in enumerate(aggregate.time_to_end) if counts
-            },
+            "states": {compiled.state_ids[i]: histogram(counts) for i, counts in enumerate(to_end) if counts},
         },
         "complications": {
             comp.id: {
@@ -177,7 +175,7 @@ def policy_summary(aggregate: Aggregate, compiled: CompiledPathway, params: SimP
                 "per_1000": intervals.share(aggregate.complication_patients[k], n, PER),
                 "escalated_count": aggregate.complication_escalated[k],
                 "not_escalated_count": aggregate.complication_missed[k],
-                "time_to_escalation_h": intervals.times(aggregate.time_to_escalation[k]),
+                "time_to_escalation_h": intervals.times(aggregate.time_to_escalation[k].counter()),
             }
             for k, comp in enumerate(params.complications)
         },

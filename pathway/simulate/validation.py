@@ -188,9 +188,10 @@ def simulated(target: Target, aggregate: Aggregate, params: SimParams) -> dict[s
     if target.measure == "share":
         return intervals.share(count(target.numerator), count(target.denominator))
     minutes: Counter[int] = Counter()
-    for (p, name, value), n in aggregate.fact_times.items():
+    for (p, name), counts in aggregate.fact_times.items():
         if p in chosen and name == target.time:
-            minutes[value] += n
+            for value, n in counts.items():
+                minutes[value] += n
     ordered = intervals.Ordered(minutes)
     return intervals.quantile(ordered, 0.5, UNITS[target.unit])
 

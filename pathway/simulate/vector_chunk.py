@@ -16,7 +16,7 @@ import numpy as np
 
 from pathway.simulate import array_measures, cohort, natural
 from pathway.simulate.aggregate import Aggregate
-from pathway.simulate.array_aggregate import add_courses
+from pathway.simulate.array_aggregate import ShapeCache, add_courses
 from pathway.simulate.array_machine import ArrayMachine
 from pathway.simulate.cohort import ChunkResult, CohortSpec, Context
 from pathway.simulate.course_arrays import CourseArrays
@@ -48,6 +48,7 @@ class VectorContext:
         }
         self.event_lines = EventLines(ctx.compiled.event_names, self.table)
         self.tables = VectorTables(ctx, self.table, self.imaging_keys)
+        self.shapes: ShapeCache = {}
 
     def fields(self, vitals: np.ndarray) -> Any:
         table = self.table
@@ -86,7 +87,7 @@ def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
         draws = natural.policy_columns(ctx.params, policy, history.uniforms)
         courses = vec.clinicians[policy].courses(history, draws)
         aggregate = ctx.aggregate()
-        add_courses(aggregate, courses, history, vec.table, ctx.counted_fields, vec.imaging_keys)
+        add_courses(aggregate, courses, history, vec.table, ctx.counted_fields, vec.imaging_keys, vec.shapes)
         vectors[policy] = array_measures.measures(courses, history)
         times[policy] = array_measures.times(courses, history, ctx.resolution)
         array_measures.add_measures(aggregate, vectors[policy])

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "examples" / "two_failed_patches_refractory_leak.jsonl"
 # what the runtime monitor is made of; the rest of pathway.verify (explorer, prover, mutants) is not for a run
 MONITOR = {"pathway.verify", "pathway.verify.monitor", "pathway.verify.checks", "pathway.verify.properties"}
-MONITOR |= {"pathway.verify.semantics"}
+MONITOR |= {"pathway.verify.semantics", "pathway.verify.verdicts"}
 NEVER = ("numpy", "pathway.simulate", "pathway.economics", "pathway.export", "pathway.render", "pathway.report")
 # run as the `pathway` program does; the modules are listed when the command has ended (it always exits)
 PROGRAM = """

@@ -208,3 +208,24 @@ def test_the_memo_stays_bounded_and_right_when_it_starts_afresh(monkeypatch: pyt
         course = [puncture, presentation, ("reassessment", {"headache": "worse"}, hours * 3600)]
         assert watched(memoised, pathway, course) == watched(fresh, pathway, course)
         assert all(len(v.table) <= 3 for v in memoised.verdicts.values())
+
+
+def test_long_free_text_is_never_kept_in_the_memo_and_changes_no_verdict() -> None:
+    # every course carries a different long text: remembered, each would keep its text for good
+    pathway = load()
+    memoised, fresh = Monitor(pathway), forgetful(pathway)
+    text_fields = [
+        (event.name, field.name) for event in pathway.events for field in event.fields if field.type == "string"
+    ]
+    assert text_fields, "the shipped vocabulary has a free-text field"
+    name, field = text_fields[0]
+    puncture = ("dural_puncture", {"procedure": "lumbar_puncture"}, 0)
+    presentation = ("presentation", {"headache": "orthostatic"}, 3600)
+    for i in range(20):
+        course = [puncture, presentation, (name, {field: f"{i:06d}" * 1000}, 60 * 3600)]
+        assert watched(memoised, pathway, course) == watched(fresh, pathway, course)
+    keys = [key for verdicts in memoised.verdicts.values() for key in verdicts.table]
+    assert not any(isinstance(v, str) and len(v) > 256 for key in keys for _, v in key[3])
+    short = [puncture, presentation, (name, {field: "short"}, 60 * 3600)]
+    watched(memoised, pathway, short)
+    assert any(dict(key[3]).get(field) == "short" for v in memoised.verdicts.values() for key in v.table)

@@ -239,17 +239,20 @@ class CourseWatch:
         scope = self.scope
         scope.event = event
         atoms = self.verdicts.atoms(state, name)
+        fields = event.fields
         try:
+            if any(type(v) is str and len(v) > MEMO_TEXT_MAX for v in fields.values()):
+                raise TypeError  # a long free text (e.g. a note): kept in no key, so the memo stays small
             key: Hashable = (
                 state,
                 self.memory,
                 name,
-                tuple(event.fields.items()),
+                tuple(fields.items()),
                 None if isinstance(item, Rejected) else tuple((s.transition, s.source, s.target) for s in item),
                 tuple(atom(scope) for atom in atoms) if atoms else (),
             )
             verdict = self.verdicts.table.get(key)
-        except TypeError:  # an unhashable field value (not from a validated stream): no memo
+        except TypeError:  # an unhashable or long field value: decided afresh, not remembered
             key, verdict = None, None
         if verdict is None or verdict is _VIOLATED:
             verdict, violated = self._decide(event, item)
@@ -278,6 +281,9 @@ class CourseWatch:
 
 
 _STOPPED = object()
+MEMO_TEXT_MAX = 256
+"""Longest text field value a memo key may hold: the memo's 16,384 keys then stay a few MB whatever
+the stream (a free-text field may be 64 KB long; the vocabulary's codes are short)."""
 _VIOLATED = object()  # remembered under a key whose verdict breaks a property: recomputed for each message
 
 

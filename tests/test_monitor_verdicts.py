@@ -229,3 +229,17 @@ def test_long_free_text_is_never_kept_in_the_memo_and_changes_no_verdict() -> No
     short = [puncture, presentation, (name, {field: "short"}, 60 * 3600)]
     watched(memoised, pathway, short)
     assert any(dict(key[3]).get(field) == "short" for v in memoised.verdicts.values() for key in v.table)
+
+
+@pytest.mark.parametrize("name", ["pdph", "clockless_trial", "early_blood_patch"])
+def test_every_transition_guard_the_monitor_may_read_to_judge_a_refusal_is_in_the_key(name: str) -> None:
+    # an engine that wrongly refuses an event is caught by the monitor's own step, which reads the guards
+    # of the transitions from the state on that event: their clock atoms must be in the key
+    pathway = definition(name)
+    checks = Monitor(pathway).with_events
+    guarded = [t for t in pathway.transitions if t.guard is not None]
+    assert guarded
+    for transition in guarded:
+        for event in transition.events or tuple(e.name for e in pathway.events):
+            read = set(verdicts_module._conditions(checks, pathway, transition.source, event))
+            assert transition.guard in read, (transition.id, event)

@@ -17,15 +17,19 @@ fact atoms, fields, the event name and constants with ``and``, ``or`` and ``not`
 read only their operands' truth: so its value is a function of the fact atoms' values, the
 fields and the event name. The verdict's key holds all of these (the atoms of every
 condition that can be evaluated in this state on this event: the properties' conditions,
-the route rules of this state for this event, and the pathway's rejection guards, which
-decide which rule refuses), so two events with one key get one verdict. Only the wording
+the route rules of this state for this event, the guards of the transitions from this state
+on this event or on entering it, which the monitor's own step reads to judge an engine's
+refusal, and the pathway's rejection guards, which decide which rule refuses), so two events
+with one key get one verdict. Only the wording
 of a violation reads more (the event's time): a key known to violate is checked afresh
 every time, so each message is written from its own event.
 
-Field values enter the key as they are. Values that compare equal and hash alike (1, 1.0
-and True) are treated alike by every comparison and list membership of the guard language,
-so they cannot make two verdicts differ either (the event vocabulary gives each field one
-type, and NaN never passes validation).
+Field values enter the key as they are, except that an event with a text value over
+``monitor.MEMO_TEXT_MAX`` characters is decided afresh and not remembered (memory).
+Values that compare equal and hash alike (1, 1.0 and True) are treated alike by every
+comparison and list membership of the guard language, so they cannot make two verdicts
+differ either (the event vocabulary gives each field one type, and NaN never passes
+validation).
 
 tests/test_monitor_verdicts.py checks on generated courses that the memoised monitor
 reports exactly what the monitor computing every event afresh reports.
@@ -75,6 +79,13 @@ def _conditions(checks: EventChecks, pathway: Pathway, state: str, event: str) -
         for rule in bound.rules:
             if rule.when is not None and (not rule.events or event in rule.events):
                 yield rule.when
+    for transition in pathway.transitions:  # what the monitor's own step reads to judge an engine's refusal
+        if (
+            transition.guard is not None
+            and transition.source in (state, "*")
+            and (not transition.events or event in transition.events)
+        ):
+            yield transition.guard
     for rejection in pathway.rejections:
         if rejection.guard is not None and rejection.source == state and event in rejection.events:
             yield rejection.guard

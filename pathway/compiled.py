@@ -31,6 +31,7 @@ from pathway import guards
 from pathway.courses import run_patients
 from pathway.events import Event, EventError
 from pathway.model import Pathway
+from pathway.per_pathway import PerPathway
 from pathway.trace import Rejected, Step, Trace, step_for, time_order_refusal
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -530,15 +531,8 @@ class TracedRun:
         )
 
 
-_COMPILED: dict[int, tuple[Pathway, CompiledPathway]] = {}
-
-
-def compile_pathway(pathway: Pathway) -> CompiledPathway:
-    """Compiled tables for a pathway, built once per Pathway object."""
-    cached = _COMPILED.get(id(pathway))
-    if cached is None or cached[0] is not pathway:
-        cached = _COMPILED[id(pathway)] = (pathway, CompiledPathway(pathway))
-    return cached[1]
+compile_pathway = PerPathway(CompiledPathway)
+"""Compiled tables for a pathway, built once per Pathway object."""
 
 
 def run_course(

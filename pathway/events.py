@@ -19,6 +19,7 @@ import attrs
 
 from pathway.limits import MAX_LINE_BYTES
 from pathway.model import EventSpec, FieldSpec, Pathway, TimeLimits
+from pathway.per_pathway import PerPathway
 from pathway.safe_text import has_surrogate, shown
 
 # only a line holding a surrogate, or the JSON escape of one, can decode to a lone surrogate
@@ -181,14 +182,7 @@ class _Vocabulary:
             self.required[name] = tuple(f.name for f in spec.fields if f.required)
 
 
-_VOCABULARIES: dict[int, tuple[Pathway, _Vocabulary]] = {}
-
-
-def _vocabulary(pathway: Pathway) -> _Vocabulary:
-    cached = _VOCABULARIES.get(id(pathway))
-    if cached is None or cached[0] is not pathway:
-        cached = _VOCABULARIES[id(pathway)] = (pathway, _Vocabulary(pathway))
-    return cached[1]
+_vocabulary = PerPathway(_Vocabulary)
 
 
 def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError:

@@ -17,18 +17,12 @@ from pathway.export.fhir_mapping import FhirMapping, load_mapping
 from pathway.export.fhir_patient import Order, patient_bundle
 from pathway.export.output import ndjson_line
 from pathway.model import Pathway
+from pathway.per_pathway import PerPathway
 from pathway.simulate.clinician import Course
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MAPPINGS: dict[int, tuple[Pathway, FhirMapping]] = {}
-
-
-def mapping_for(pathway: Pathway) -> FhirMapping:
-    """The shipped FHIR mapping checked against this pathway, once per Pathway object."""
-    cached = _MAPPINGS.get(id(pathway))
-    if cached is None or cached[0] is not pathway:
-        cached = _MAPPINGS[id(pathway)] = (pathway, load_mapping(pathway))
-    return cached[1]
+mapping_for: PerPathway[FhirMapping] = PerPathway(load_mapping)
+"""The shipped FHIR mapping checked against this pathway, once per Pathway object."""
 
 
 def episode_orders(course: Course, pathway: Pathway, episode: int) -> list[Order]:

@@ -21,6 +21,7 @@ from pathway import guards
 from pathway.events import Event, parse_time
 from pathway.facts import EventScope, Facts, record
 from pathway.model import Pathway, Transition
+from pathway.per_pathway import PerPathway
 from pathway.trace import Rejected, Step, Trace
 from pathway.verify.checks import EventChecks, visited_static_problems
 from pathway.verify.properties import Bound, Catalogue, bind, load_catalogue
@@ -304,15 +305,8 @@ class _LiveScope:
     occurred = EventScope.occurred
 
 
-_MONITORS: dict[int, tuple[Pathway, Monitor]] = {}
-
-
-def monitor_for(pathway: Pathway) -> Monitor:
-    """The default-catalogue monitor of a pathway, built once per pathway object."""
-    cached = _MONITORS.get(id(pathway))
-    if cached is None or cached[0] is not pathway:
-        cached = _MONITORS[id(pathway)] = (pathway, Monitor(pathway))
-    return cached[1]
+monitor_for = PerPathway(Monitor)
+"""The default-catalogue monitor of a pathway, built once per pathway object."""
 
 
 def check_trace(pathway: Pathway, trace: Trace, events: Iterable[Event] | None = None) -> list[Violation]:

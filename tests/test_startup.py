@@ -63,6 +63,7 @@ def test_a_run_imports_neither_numpy_nor_statemachine_nor_the_explorers(tmp_path
     assert code == 0
     for package in (*NEVER, "statemachine", "pathway.engine", "pathway.machine"):
         assert not under(modules, package), package
+    assert "tomllib" not in modules  # the shipped definition and catalogue come parsed (pathway/precompiled.json)
     assert under(modules, "pathway.verify") == MONITOR  # the monitor watches every course, nothing more
     assert not under(modules, "pathway.verify") - MONITOR
     if view:

@@ -10,7 +10,6 @@ bend the property meant to catch it.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from pathway import guards, limits
+from pathway import guards, limits, precompiled
 from pathway.model import Pathway
 
 DEFAULT_PROPERTIES = Path(__file__).parent / "properties.toml"
@@ -104,13 +103,19 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
 def _load_cached(path: str) -> Catalogue:
     name = Path(path).name
     try:
-        data = tomllib.loads(limits.read_bounded(path).decode("utf-8"))
+        raw = limits.read_bounded(path)
     except limits.TooLarge as err:
         raise PropertyError(f"{name}: cannot read: {err}") from None
     except OSError as err:
         raise PropertyError(f"{name}: cannot read: {err.strerror or err}") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise PropertyError(f"{name}: not valid TOML: {err}") from None
+    data = precompiled.parsed(raw)  # the shipped catalogue, byte for byte: parsed ahead; still validated below
+    if data is None:
+        import tomllib  # here, not at the top: a run on the shipped catalogue never needs it (start-up)
+
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise PropertyError(f"{name}: not valid TOML: {err}") from None
     return parse_catalogue(data, name)
 
 

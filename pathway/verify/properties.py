@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from pathway import guards, limits, precompiled
+from pathway.attrs_repr import AttrsRepr
 from pathway.model import Pathway
 
 DEFAULT_PROPERTIES = Path(__file__).parent / "properties.toml"
@@ -63,8 +64,8 @@ class UnboundError(ValueError):
     """The property names something the pathway under check does not have."""
 
 
-@attrs.frozen
-class Property:
+@attrs.frozen(repr=False)
+class Property(AttrsRepr):
     """One entry of the catalogue, as written."""
 
     id: str
@@ -74,16 +75,16 @@ class Property:
     options: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen
-class Condition:
+@attrs.frozen(repr=False)
+class Condition(AttrsRepr):
     name: str
     expr: str
     text: str
     cite: str
 
 
-@attrs.frozen
-class Catalogue:
+@attrs.frozen(repr=False)
+class Catalogue(AttrsRepr):
     title: str
     cite: str
     conditions: tuple[Condition, ...]
@@ -268,8 +269,8 @@ class Resolver:
         return name
 
 
-@attrs.frozen
-class Rule:
+@attrs.frozen(repr=False)
+class Rule(AttrsRepr):
     """One row of a route: the first row whose events and condition match fixes the outcome."""
 
     events: tuple[str, ...]  # empty: any event
@@ -286,8 +287,8 @@ class Rule:
         return f"{head} → {outcome}"
 
 
-@attrs.frozen
-class Bound:
+@attrs.frozen(repr=False)
+class Bound(AttrsRepr):
     """A property resolved against one pathway, ready to check (or why it cannot be)."""
 
     prop: Property

@@ -8,6 +8,8 @@ from ``AttrsRepr`` print exactly as attrs would print them, e.g. ``Cite(ref='x',
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 
 
@@ -15,5 +17,6 @@ class AttrsRepr:
     __slots__ = ()  # adds nothing to the slotted classes built on it
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in attrs.fields(type(self)) if a.repr)
-        return f"{type(self).__qualname__.rsplit('>.', 1)[-1]}({shown})"
+        cls: Any = type(self)  # always an attrs class: this base is only for them
+        shown = ", ".join(f"{a.name}={getattr(self, a.name)!r}" for a in attrs.fields(cls) if a.repr)
+        return f"{cls.__qualname__.rsplit('>.', 1)[-1]}({shown})"

@@ -11,7 +11,9 @@ from; run this after editing either file (tests/test_precompiled.py fails while 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, whatever is installed
 from pathway.precompiled import ARTEFACT, artefact_text
 
 

@@ -84,6 +84,7 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
          `pathway verify` rejects); each violation is reported on stderr
     """
     # imported here, not at the top: each command loads only the machinery it uses (start-up time)
+    from pathway.clean_exit import skip_teardown
     from pathway.courses import CourseRun
     from pathway.replay import Outcome, replay
     from pathway.stream import open_events
@@ -100,6 +101,7 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
         from pathway.engine import PatientRun  # python-statemachine: its import alone outweighs a short run
 
         start = lambda p, e: PatientRun(pathway, p, e)  # noqa: E731
+    skip_teardown()  # a run writes stdout and stderr only: the process may end without freeing it all
     console = None
     outcome = Outcome()
     reported = 0

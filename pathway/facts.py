@@ -13,13 +13,14 @@ from typing import Any
 
 import attrs
 
+from pathway.attrs_repr import AttrsRepr
 from pathway.events import Event
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-@attrs.frozen
-class Facts:
+@attrs.frozen(repr=False)
+class Facts(AttrsRepr):
     """What has happened to one patient so far (accepted events only)."""
 
     last_at: Mapping[str, datetime] = _EMPTY
@@ -44,8 +45,8 @@ def _hours(later: datetime, earlier: datetime | None) -> float | None:
     return None if earlier is None else (later - earlier).total_seconds() / 3600.0
 
 
-@attrs.frozen
-class EventScope:
+@attrs.frozen(repr=False)
+class EventScope(AttrsRepr):
     """The guards' view: the facts before this event plus the event's own fields."""
 
     facts: Facts

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from pathway.attrs_repr import AttrsRepr
 from pathway.limits import MAX_GUARD_CHARS, MAX_GUARD_DEPTH, MAX_GUARD_NODES
 
 FUNCTIONS = ("hours_since", "hours_since_entered", "count", "occurred")
@@ -63,73 +64,73 @@ class Scope(Protocol):
 # ---------------------------------------------------------------- tree nodes
 
 
-@attrs.frozen
-class Const:
+@attrs.frozen(repr=False)
+class Const(AttrsRepr):
     value: Any
 
 
-@attrs.frozen
-class Name:
+@attrs.frozen(repr=False)
+class Name(AttrsRepr):
     name: str
 
 
-@attrs.frozen
-class Param:
+@attrs.frozen(repr=False)
+class Param(AttrsRepr):
     name: str
     value: Any
     unit: str = ""
 
 
-@attrs.frozen
-class Field:
+@attrs.frozen(repr=False)
+class Field(AttrsRepr):
     name: str
     label: str = ""
 
 
-@attrs.frozen
-class EventName:
+@attrs.frozen(repr=False)
+class EventName(AttrsRepr):
     pass
 
 
-@attrs.frozen
-class PredicateRef:
+@attrs.frozen(repr=False)
+class PredicateRef(AttrsRepr):
     name: str
     expr: Expr
     text: str = ""
     text_not: str = ""
 
 
-@attrs.frozen
-class Call:
+@attrs.frozen(repr=False)
+class Call(AttrsRepr):
     func: str
     arg: str
     arg_label: str = ""
 
 
-@attrs.frozen
-class Not:
+@attrs.frozen(repr=False)
+class Not(AttrsRepr):
     operand: Expr
 
 
-@attrs.frozen
-class And:
+@attrs.frozen(repr=False)
+class And(AttrsRepr):
     operands: tuple[Expr, ...]
 
 
-@attrs.frozen
-class Or:
+@attrs.frozen(repr=False)
+class Or(AttrsRepr):
     operands: tuple[Expr, ...]
 
 
-@attrs.frozen
-class Compare:
+@attrs.frozen(repr=False)
+class Compare(AttrsRepr):
     op: str
     left: Expr
     right: Expr
 
 
-@attrs.frozen
-class InList:
+@attrs.frozen(repr=False)
+class InList(AttrsRepr):
     left: Expr
     values: tuple[Any, ...]
     negated: bool = False
@@ -152,8 +153,8 @@ _TOKEN = re.compile(
 _KEYWORDS = {"and", "or", "not", "in", "true", "false"}
 
 
-@attrs.frozen
-class _Token:
+@attrs.frozen(repr=False)
+class _Token(AttrsRepr):
     kind: str
     text: str
     column: int

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any, cast
 
 import attrs
 
-from pathway import guards, limits
+from pathway import guards, limits, precompiled
 from pathway.model import (
     RATINGS,
     RRLS,
@@ -162,6 +161,11 @@ def _load_cached(path: str) -> Pathway:
         raise DefinitionError(name, "", f"cannot read: {err}") from None
     except OSError as err:
         raise DefinitionError(name, "", f"cannot read: {err.strerror or err}") from None
+    data = precompiled.parsed(raw)  # the shipped file, byte for byte: parsed ahead; still validated below
+    if data is not None:
+        return build(data, name, source_path=path, source_text=raw.decode("utf-8"))
+    import tomllib  # here, not at the top: a run on the shipped definition never needs it (start-up)
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -174,6 +178,8 @@ def _load_cached(path: str) -> Pathway:
 def loads(text: str, file: str = "<definition>") -> Pathway:
     if len(text) > limits.MAX_DEFINITION_BYTES:
         raise DefinitionError(file, "", f"cannot read: larger than {limits.MAX_DEFINITION_BYTES:,} bytes")
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import attrs
 
+from pathway.attrs_repr import AttrsRepr
 from pathway.guards import Expr, compile_expr, words
 
 FieldType = Literal["enum", "int", "number", "bool", "string"]
@@ -22,16 +23,16 @@ RATINGS = ("usually_appropriate", "may_be_appropriate", "usually_not_appropriate
 RRLS = ("O", "☢", "☢☢", "☢☢☢", "☢☢☢☢", "☢☢☢☢☢")
 
 
-@attrs.frozen
-class Citation:
+@attrs.frozen(repr=False)
+class Citation(AttrsRepr):
     id: str
     title: str
     source: str
     quality: str = ""
 
 
-@attrs.frozen
-class Cite:
+@attrs.frozen(repr=False)
+class Cite(AttrsRepr):
     """A reference to a citation plus where in it (section, table, pitfall)."""
 
     ref: str
@@ -41,8 +42,8 @@ class Cite:
         return f"{self.ref}: {self.where}" if self.where else self.ref
 
 
-@attrs.frozen
-class Parameter:
+@attrs.frozen(repr=False)
+class Parameter(AttrsRepr):
     name: str
     value: float | int | str | bool
     unit: str
@@ -56,8 +57,8 @@ class Parameter:
         return f"{self.value} {self.unit}"
 
 
-@attrs.frozen
-class FieldSpec:
+@attrs.frozen(repr=False)
+class FieldSpec(AttrsRepr):
     name: str
     type: FieldType
     required: bool = False
@@ -70,8 +71,8 @@ class FieldSpec:
         return self.label or self.name.replace("_", " ")
 
 
-@attrs.frozen
-class EventSpec:
+@attrs.frozen(repr=False)
+class EventSpec(AttrsRepr):
     name: str
     label: str
     fields: tuple[FieldSpec, ...]
@@ -84,8 +85,8 @@ class EventSpec:
         return None
 
 
-@attrs.frozen
-class Predicate:
+@attrs.frozen(repr=False)
+class Predicate(AttrsRepr):
     name: str
     expr: Expr
     text: str
@@ -93,8 +94,8 @@ class Predicate:
     text_not: str = ""
 
 
-@attrs.frozen
-class Recommendation:
+@attrs.frozen(repr=False)
+class Recommendation(AttrsRepr):
     """One item of a state's care plan. ``when`` limits it to entries by an event whose fields meet it."""
 
     code: str
@@ -122,8 +123,8 @@ class Recommendation:
 _compiled = functools.lru_cache(maxsize=1024)(compile_expr)  # trees are frozen, so hashable
 
 
-@attrs.frozen
-class _FieldsOnly:
+@attrs.frozen(repr=False)
+class _FieldsOnly(AttrsRepr):
     """The scope of a recommendation's condition: the loader allows it to read event fields only."""
 
     fields: Mapping[str, Any]
@@ -148,8 +149,8 @@ class _FieldsOnly:
         return False
 
 
-@attrs.frozen
-class State:
+@attrs.frozen(repr=False)
+class State(AttrsRepr):
     id: str
     kind: StateKind
     title: str
@@ -172,8 +173,8 @@ class State:
         return tuple(rec for rec in self.recommendations if rec.when is None)
 
 
-@attrs.frozen
-class Transition:
+@attrs.frozen(repr=False)
+class Transition(AttrsRepr):
     """One guarded transition. ``events`` empty means it fires on entering ``source``."""
 
     id: str
@@ -196,8 +197,8 @@ class Transition:
         return self.label or words(self.guard)
 
 
-@attrs.frozen
-class Rejection:
+@attrs.frozen(repr=False)
+class Rejection(AttrsRepr):
     """An explicit refusal of an event in a state, with the reason reported to the user."""
 
     id: str
@@ -209,8 +210,8 @@ class Rejection:
     cite: Cite
 
 
-@attrs.frozen
-class TimeLimits:
+@attrs.frozen(repr=False)
+class TimeLimits(AttrsRepr):
     """Plausible event times, from the definition's [limits]: a time outside them is a typing
     error (0226 for 2026) and is refused as malformed. None: that bound is not checked."""
 
@@ -220,8 +221,8 @@ class TimeLimits:
     cite: Cite | None = None
 
 
-@attrs.frozen(cache_hash=True)  # machines and tables are cached per pathway: hash it once
-class Pathway:
+@attrs.frozen(cache_hash=True, repr=False)  # machines and tables are cached per pathway: hash it once
+class Pathway(AttrsRepr):
     id: str
     title: str
     version: str

@@ -10,6 +10,7 @@ default engine), the simulator or the verifier beyond its runtime monitor; and w
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,11 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from pathway import stream
+from pathway.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "examples" / "two_failed_patches_refractory_leak.jsonl"
@@ -32,14 +35,18 @@ MONITOR |= {"pathway.verify.semantics", "pathway.verify.verdicts"}
 NEVER = ("numpy", "pathway.simulate", "pathway.economics", "pathway.export", "pathway.render", "pathway.report")
 # run as the `pathway` program does; the modules are listed when the command has ended (it always exits)
 PROGRAM = """
-import json, sys
+import json, os, sys
 from pathway.cli import entry
 listing, sys.argv = sys.argv[1], ["pathway", *sys.argv[2:]]
+def written():
+    with open(listing, "w") as out:
+        json.dump(sorted(sys.modules), out)
+leave = os._exit  # `pathway run` ends with os._exit (no teardown): list the modules on the way
+os._exit = lambda code: (written(), leave(code))
 try:
     entry()
 finally:
-    with open(listing, "w") as out:
-        json.dump(sorted(sys.modules), out)
+    written()
 """
 
 
@@ -63,6 +70,7 @@ def test_a_run_imports_neither_numpy_nor_statemachine_nor_the_explorers(tmp_path
     assert code == 0
     for package in (*NEVER, "statemachine", "pathway.engine", "pathway.machine"):
         assert not under(modules, package), package
+    assert "tomllib" not in modules  # the shipped definition and catalogue come parsed (pathway/precompiled.json)
     assert under(modules, "pathway.verify") == MONITOR  # the monitor watches every course, nothing more
     assert not under(modules, "pathway.verify") - MONITOR
     if view:
@@ -125,3 +133,38 @@ def test_a_reader_that_leaves_a_long_table_early_ends_the_run_quietly(tmp_path: 
     err = process.stderr.read()
     assert process.wait(timeout=120) == 128 + signal.SIGPIPE
     assert err == b""
+
+
+def _cases(tmp_path: Path) -> dict[str, list[str]]:
+    examples = ROOT / "examples"
+    lines = COURSE.read_text().splitlines()
+    long = tmp_path / "long.jsonl"  # far more than a pipe's buffer: everything must still arrive
+    long.write_text("\n".join(json.dumps({**json.loads(x), "patient": f"p{n}"}) for n in range(300) for x in lines))
+    malformed = tmp_path / "malformed.jsonl"
+    malformed.write_text(lines[0] + "\n{not json\n" + "\n".join(lines[1:]) + "\n")
+    return {
+        "one course": [str(COURSE)],
+        "refused events": [str(examples / "events_after_final_state_are_refused.jsonl")],
+        "several patients": [str(examples / "multi_patient_stream.jsonl")],
+        "malformed line": [str(malformed)],
+        "long stream": [str(long)],
+    }
+
+
+@pytest.mark.parametrize("view", [["--json"], []], ids=["json", "text"])
+def test_a_run_ending_without_teardown_still_delivers_all_its_output_and_status(
+    tmp_path: Path, view: list[str]
+) -> None:
+    # the program ends with os._exit; the same command run in-process (click's runner) is the reference.
+    # Buffered output, as a program has it by default: what the exit does not flush would be lost
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    codes = set()
+    for name, args in _cases(tmp_path).items():
+        command = [sys.executable, "-m", "pathway", "run", *args, *view]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=120, env=env)
+        reference = CliRunner().invoke(main, ["run", *args, *view])
+        assert done.stdout == reference.stdout_bytes, name
+        assert done.stderr == reference.stderr_bytes, name
+        assert done.returncode == reference.exit_code, name
+        codes.add(done.returncode)
+    assert codes == {0, 2, 3}  # accepted, malformed, refused: each status survives the quick exit

@@ -15,14 +15,16 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from pathway.attrs_repr import AttrsRepr
+
 STACK_BELOW = 100
 """Terminals narrower than this (in columns) get one block per row instead of a table."""
 MAX_WORD = 45
 """Longer 'words' (a URL, a path) may be folded: no column is held wider than this."""
 
 
-@attrs.frozen
-class Column:
+@attrs.frozen(repr=False)
+class Column(AttrsRepr):
     name: str
     key: bool = False
     """Key columns head each block of the stacked layout (ids, line numbers): never wrapped."""
@@ -34,8 +36,8 @@ def cell(value: str | Text) -> Text:
     return value if isinstance(value, Text) else Text(value)
 
 
-@attrs.define
-class Listing:
+@attrs.define(repr=False)
+class Listing(AttrsRepr):
     columns: Sequence[Column]
     rows: list[tuple[str | Text, ...]] = attrs.field(factory=list)
     title: str = ""

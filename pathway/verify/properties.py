@@ -10,7 +10,6 @@ bend the property meant to catch it.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 
 import attrs
 
-from pathway import guards, limits
+from pathway import guards, limits, precompiled
+from pathway.attrs_repr import AttrsRepr
 from pathway.model import Pathway
 
 DEFAULT_PROPERTIES = Path(__file__).parent / "properties.toml"
@@ -64,8 +64,8 @@ class UnboundError(ValueError):
     """The property names something the pathway under check does not have."""
 
 
-@attrs.frozen
-class Property:
+@attrs.frozen(repr=False)
+class Property(AttrsRepr):
     """One entry of the catalogue, as written."""
 
     id: str
@@ -75,16 +75,16 @@ class Property:
     options: Mapping[str, Any] = attrs.field(factory=dict)
 
 
-@attrs.frozen
-class Condition:
+@attrs.frozen(repr=False)
+class Condition(AttrsRepr):
     name: str
     expr: str
     text: str
     cite: str
 
 
-@attrs.frozen
-class Catalogue:
+@attrs.frozen(repr=False)
+class Catalogue(AttrsRepr):
     title: str
     cite: str
     conditions: tuple[Condition, ...]
@@ -104,13 +104,19 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
 def _load_cached(path: str) -> Catalogue:
     name = Path(path).name
     try:
-        data = tomllib.loads(limits.read_bounded(path).decode("utf-8"))
+        raw = limits.read_bounded(path)
     except limits.TooLarge as err:
         raise PropertyError(f"{name}: cannot read: {err}") from None
     except OSError as err:
         raise PropertyError(f"{name}: cannot read: {err.strerror or err}") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise PropertyError(f"{name}: not valid TOML: {err}") from None
+    data = precompiled.parsed(raw)  # the shipped catalogue, byte for byte: parsed ahead; still validated below
+    if data is None:
+        import tomllib  # here, not at the top: a run on the shipped catalogue never needs it (start-up)
+
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise PropertyError(f"{name}: not valid TOML: {err}") from None
     return parse_catalogue(data, name)
 
 
@@ -263,8 +269,8 @@ class Resolver:
         return name
 
 
-@attrs.frozen
-class Rule:
+@attrs.frozen(repr=False)
+class Rule(AttrsRepr):
     """One row of a route: the first row whose events and condition match fixes the outcome."""
 
     events: tuple[str, ...]  # empty: any event
@@ -281,8 +287,8 @@ class Rule:
         return f"{head} → {outcome}"
 
 
-@attrs.frozen
-class Bound:
+@attrs.frozen(repr=False)
+class Bound(AttrsRepr):
     """A property resolved against one pathway, ready to check (or why it cannot be)."""
 
     prop: Property

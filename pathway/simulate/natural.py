@@ -151,9 +151,15 @@ def _vitals(params: SimParams, u: np.ndarray) -> np.ndarray:
     return np.column_stack(columns) if columns else np.zeros((len(u), 0))
 
 
-def draw_columns(params: SimParams, seed: int, start: int, stop: int) -> HistoryColumns:
-    """The natural history of patients ``start`` to ``stop - 1``, as arrays."""
-    u = patient_uniforms(seed, start, stop)
+def draw_columns(
+    params: SimParams, seed: int, start: int, stop: int, buffer: np.ndarray | None = None
+) -> HistoryColumns:
+    """The natural history of patients ``start`` to ``stop - 1``, as arrays.
+
+    With ``buffer`` the uniforms are drawn into it (streams.patient_uniforms) and
+    ``uniforms`` of the result is a view of it, valid until the buffer is drawn into again.
+    """
+    u = patient_uniforms(seed, start, stop, buffer)
     n = stop - start
 
     mix = params.case_mix

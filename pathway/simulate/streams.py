@@ -60,11 +60,19 @@ def stream_key(seed: int) -> np.ndarray:
     return np.random.SeedSequence(seed).generate_state(2, np.uint64)
 
 
-def patient_uniforms(seed: int, start: int, stop: int) -> np.ndarray:
-    """Uniforms in [0, 1) for patients ``start`` to ``stop - 1``: shape (stop - start, SLOTS)."""
+def patient_uniforms(seed: int, start: int, stop: int, buffer: np.ndarray | None = None) -> np.ndarray:
+    """Uniforms in [0, 1) for patients ``start`` to ``stop - 1``: shape (stop - start, SLOTS).
+
+    With ``buffer`` (a flat float64 array of at least ``(stop - start) * SLOTS``), the
+    uniforms are written into it and the result is a view of it: the same numbers,
+    without the page faults of a fresh 15 MB array per chunk.
+    """
     if start < 0 or stop < start:
         raise ValueError(f"bad patient range {start}..{stop}")
     counter = np.zeros(4, dtype=np.uint64)
     counter[0] = start * (SLOTS // _WORDS_PER_STEP)
     generator = np.random.Generator(np.random.Philox(key=stream_key(seed), counter=counter))
-    return generator.random((stop - start) * SLOTS).reshape(stop - start, SLOTS)
+    size = (stop - start) * SLOTS
+    if buffer is None:
+        return generator.random(size).reshape(stop - start, SLOTS)
+    return generator.random(out=buffer[:size]).reshape(stop - start, SLOTS)

@@ -172,6 +172,17 @@ class BatchScope:
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
+def _split(items: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(items where mask holds, the others), in order. A guard splits a batch at random, where numpy's
+    boolean-mask gather costs ~4x a gather by index (branch mispredictions); all or none costs nothing."""
+    hits = np.flatnonzero(mask)
+    if hits.size == items.size:
+        return items, _EMPTY
+    if not hits.size:
+        return _EMPTY, items
+    return items[hits], items[np.flatnonzero(~mask)]
+
+
 class ArrayRun:
     """The courses of ``size`` patients on one machine; patients are rows 0..size-1."""
 
@@ -233,8 +244,7 @@ class ArrayRun:
                 if guard is None:
                     hit, remaining = remaining, _EMPTY
                 else:
-                    mask = guard.decide(self, patients, plans, at, pos[remaining])
-                    hit, remaining = remaining[mask], remaining[~mask]
+                    hit, remaining = _split(remaining, guard.decide(self, patients, plans, at, pos[remaining]))
                 if hit.size:
                     stages.append((pos[hit], transition))
                     after[hit] = target
@@ -301,8 +311,7 @@ class ArrayRun:
                     if guard is None:
                         hit, remaining = remaining, _EMPTY
                     else:
-                        mask = guard.decide(self, patients, plans, at, pos[remaining])
-                        hit, remaining = remaining[mask], remaining[~mask]
+                        hit, remaining = _split(remaining, guard.decide(self, patients, plans, at, pos[remaining]))
                     if hit.size:
                         stages.append((pos[hit], transition))
                         states[hit] = target

@@ -10,6 +10,7 @@ aggregates are integer sums.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -68,11 +69,19 @@ class CohortSpec:
 
     @property
     def key(self) -> str:
-        text = json.dumps(attrs.asdict(self), sort_keys=True)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return _spec_key(self)
 
     def monitored(self, index: int) -> bool:
         return index < self.monitor_all_below or index % self.monitor_every == 0
+
+
+@functools.lru_cache(maxsize=8)
+def _spec_key(spec: CohortSpec) -> str:
+    """The spec's digest, computed once per spec: every chunk looks its context up by it, and hashing the
+    definition and parameter texts (~65 KB) costs ~0.4 ms (a frozen spec hashes by its fields, whose
+    strings keep their hashes)."""
+    text = json.dumps(attrs.asdict(spec), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Context:

@@ -113,17 +113,22 @@ class _Chunk:
         out.record_sent(rows, plans, cl.machine.table.plan_event[plans], minutes, accepted, self.run.state[rows])
         escalation = cl.c.escalation
         first = out.episode[rows] == 1
+        all_first = bool(first.all())  # no return visit among them: nothing to leave out of the first episode
         for where, transition in stages:
             patients = rows[where]
-            in_first = first[where]
-            out.record_taken(patients[in_first], transition)
+            in_first = None if all_first else first[where]
+            out.record_taken(patients if in_first is None else patients[in_first], transition)
             target = int(cl.targets[transition])
             new = out.tail[patients] != target
-            if not new.any():
-                continue
-            where, patients = where[new], patients[new]
-            in_first = in_first[new]
-            out.record_entered(patients[in_first], target, minutes[where[in_first]])
+            if not new.all():
+                if not new.any():
+                    continue
+                where, patients = where[new], patients[new]
+                in_first = None if in_first is None else in_first[new]
+            if in_first is None:
+                out.record_entered(patients, target, minutes[where])
+            else:
+                out.record_entered(patients[in_first], target, minutes[where[in_first]])
             out.tail[patients] = target
             if target == escalation:
                 now = out.t_escalated[patients] == NONE

@@ -153,7 +153,7 @@ class BatchScope:
     def _hours(self, then: np.ndarray) -> Col:
         present = then != MISSING
         # the arithmetic of timedelta.total_seconds() / 3600 on exact microseconds
-        elapsed = np.where(present, self.at - np.where(present, then, 0), 0)
+        elapsed = self.at - then if present.all() else np.where(present, self.at - np.where(present, then, 0), 0)
         return Col(NUM, (elapsed / US_PER_SECOND) / 3600.0, present)
 
     def hours_since(self, event: int) -> Col:
@@ -271,7 +271,7 @@ class ArrayRun:
         self.state[rows] = new_states
         self.machine_state[rows] = new_states
         cells_of = events[taken_pos] * len(self.state) + rows
-        self.counts.reshape(-1)[cells_of] += 1
+        np.add.at(self.counts.reshape(-1), cells_of, 1)  # distinct cells: a += by index, without its gather
         self.last_at.reshape(-1)[cells_of] = at[taken_pos]
         all_accepted = len(taken_pos) == size
         kept: list[Stage] = []

@@ -130,15 +130,20 @@ class CourseArrays:
     def record_sent(
         self, rows: np.ndarray, plans: np.ndarray, events: np.ndarray, minutes: Any, ok: np.ndarray, state: np.ndarray
     ) -> None:
-        self.sent.append(rows, plan=plans, at=minutes, ok=ok, episode=self.episode[rows], state=state)
-        self.rejected[rows[~ok]] += 1
-        first = self.episode[rows] == 1
-        took = rows[ok & first]
+        episode = self.episode[rows]
+        self.sent.append(rows, plan=plans, at=minutes, ok=ok, episode=episode, state=state)
+        first = episode == 1
+        if ok.all() and first.all():  # the usual case: nothing refused, no return visit
+            took, took_plans, took_events = rows, plans, events
+        else:
+            self.rejected[rows[~ok]] += 1
+            counted = ok & first
+            took, took_plans, took_events = rows[counted], plans[counted], events[counted]
+            self.return_events[rows[ok & ~first]] += 1
         position = self.accepted[took]
         self.accepted[took] = position + 1
-        self.accepted_plans.append(plans[ok & first])
-        self.accepted_events.append((took, position, events[ok & first]))
-        self.return_events[rows[ok & ~first]] += 1
+        self.accepted_plans.append(took_plans)
+        self.accepted_events.append((took, position, took_events))
 
     def record_taken(self, rows: np.ndarray, transition: int) -> None:
         self.taken.append(rows, transition=transition)

@@ -113,8 +113,9 @@ def _shapes(
     still_open = (courses.t_end == NONE).astype(np.int64)
     head = (case, courses.state, courses.rejected, courses.reviews, courses.patches, still_open)
     lengths = (courses.taken.length, courses.accepted)
-    prints = (courses.taken_print[0], courses.accepted_print[0])
-    checks = (courses.taken_print[1], courses.accepted_print[1])
+    taken_print, accepted_print = courses.taken_print, courses.accepted_print  # computed on each read
+    prints = (taken_print[0], accepted_print[0])
+    checks = (taken_print[1], accepted_print[1])
     rows = np.column_stack((*head, *lengths, *(p.view(np.int64) for p in prints)))
     first, inverse, counts = hash_groups(rows)
     check = np.column_stack((rows, *(c.view(np.int64) for c in checks)))

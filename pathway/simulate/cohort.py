@@ -10,21 +10,21 @@ aggregates are integer sums.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pyarrow as pa
 
-from pathway import compiled as compiled_engine
 from pathway import engine as psm_engine
-from pathway.compiled import CompiledPathway, LeanRun, compile_pathway
+from pathway.compiled import CompiledPathway, LeanRun, TracedRun, compile_pathway
 from pathway.events import Event
 from pathway.loader import loads as load_definition
 from pathway.model import Pathway
@@ -40,8 +40,10 @@ from pathway.simulate.schema import events_table
 from pathway.simulate.tables import TableRows, patient_id
 from pathway.trace import Trace
 
+if TYPE_CHECKING:
+    from pathway.verify.monitor import CourseWatch, Monitor
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MonitorFn = Callable[[Pathway, Trace, list[Event]], list[Any]]
 
 
 @attrs.frozen
@@ -67,11 +69,19 @@ class CohortSpec:
 
     @property
     def key(self) -> str:
-        text = json.dumps(attrs.asdict(self), sort_keys=True)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return _spec_key(self)
 
     def monitored(self, index: int) -> bool:
         return index < self.monitor_all_below or index % self.monitor_every == 0
+
+
+@functools.lru_cache(maxsize=8)
+def _spec_key(spec: CohortSpec) -> str:
+    """The spec's digest, computed once per spec: every chunk looks its context up by it, and hashing the
+    definition and parameter texts (~65 KB) costs ~0.4 ms (a frozen spec hashes by its fields, whose
+    strings keep their hashes)."""
+    text = json.dumps(attrs.asdict(spec), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Context:
@@ -96,7 +106,7 @@ class Context:
             self.resolution, state[outcomes["refractory"]], tuple(c.id for c in self.params.complications)
         )
         self.events_spec = events_table(self.pathway)
-        self.monitor = find_monitor()
+        self.monitor = find_monitor(self.pathway)
         self.sizes = (
             len(self.compiled.state_ids),
             len(self.pathway.transitions),
@@ -108,13 +118,13 @@ class Context:
         return Aggregate(*self.sizes)
 
 
-def find_monitor() -> MonitorFn | None:
-    """pathway.verify.monitor.check_trace when that module exists (it is built separately)."""
+def find_monitor(pathway: Pathway) -> Monitor | None:
+    """The runtime monitor of a pathway (pathway.verify.monitor) when that module exists (it is built separately)."""
     try:
-        from pathway.verify.monitor import check_trace  # type: ignore[import-not-found]
+        from pathway.verify.monitor import monitor_for
     except ImportError:
         return None
-    return check_trace  # type: ignore[no-any-return]
+    return monitor_for(pathway)
 
 
 _CONTEXTS: dict[str, Context] = {}
@@ -147,8 +157,11 @@ class ChunkResult:
 # ---------------------------------------------------------------- one chunk
 
 
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def iso(minute: int) -> str:
-    return (EPOCH + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (EPOCH + timedelta(minutes=minute)).strftime(ISO)
 
 
 def episode_label(episode: int, episodes: int) -> str | None:
@@ -164,7 +177,7 @@ def course_events(course: Course, compiled: CompiledPathway) -> dict[int, list[E
     for line, (event, minute, fields, episode) in enumerate(course.events, start=1):
         at = EPOCH + timedelta(minutes=minute)
         label = episode_label(episode, course.episodes)
-        record = Event(line, compiled.event_names[event], at, iso(minute), fields, patient, label)
+        record = Event(line, compiled.event_names[event], at, at.strftime(ISO), fields, patient, label)
         by_episode.setdefault(episode, []).append(record)
     return by_episode
 
@@ -184,11 +197,11 @@ def event_lines(course: Course, compiled: CompiledPathway) -> Iterator[str]:
 def _check(course: Course, ctx: Context, aggregate: Aggregate, spec: CohortSpec) -> None:
     """Engine equivalence and runtime monitors on the trace of each of the patient's episodes."""
     patient = patient_id(course.index)
-    monitored = ctx.monitor is not None and spec.monitored(course.index)
+    monitor = ctx.monitor if spec.monitored(course.index) else None
     rejected, mismatch, problems = 0, False, []
     for episode, events in course_events(course, ctx.compiled).items():
         label = episode_label(episode, course.episodes)
-        trace = compiled_engine.run_course(ctx.pathway, events, patient, label)
+        trace, watch = _traced(ctx.compiled, events, patient, label, monitor)
         rejected += len(trace.rejected)
         if spec.check_engines:
             reference = psm_engine.run_course(ctx.pathway, events, patient, label)
@@ -196,18 +209,39 @@ def _check(course: Course, ctx: Context, aggregate: Aggregate, spec: CohortSpec)
             if episode == 1:
                 lean_path = tuple(ctx.compiled.state_ids[s] for s in course.path)
                 mismatch = mismatch or trace.state != ctx.compiled.state_ids[course.state] or trace.path != lean_path
-        if monitored and ctx.monitor is not None:
-            problems.extend(ctx.monitor(ctx.pathway, trace, events))
+        if monitor is not None and watch is not None:
+            problems.extend(monitor.finish(trace, watch))
     if spec.check_engines:
         aggregate.engine_checked += 1
         if mismatch or rejected != course.rejected:
             aggregate.engine_mismatches += 1
-    if monitored:
+    if monitor is not None:
         aggregate.monitor_checked += 1
         if problems:
             aggregate.monitor_violations += 1
             if len(aggregate.monitor_examples) < 5:
                 aggregate.monitor_examples.append(f"{patient}: {problems[0]}")
+
+
+def _traced(
+    compiled: CompiledPathway, events: list[Event], patient: str, label: str | None, monitor: Monitor | None
+) -> tuple[Trace, CourseWatch | None]:
+    """One episode through the compiled engine (compiled.run_course), the monitor watching each decision as it
+    is made, as `pathway run` does (pathway/replay.py): one pass over the events, not a replay of the trace.
+
+    What the watch sees is what ``Monitor.check(trace, events)`` replays from the trace: the steps each
+    accepted event took, and the pathway's refusals (not the time-order ones, which are input errors).
+    """
+    run = TracedRun(compiled, patient, label)
+    watch = None if monitor is None else monitor.watch()
+    for event in events:
+        before = len(run.steps)
+        if run.send(event):
+            if watch is not None and len(run.steps) > before:
+                watch.see(event, run.steps[before:])
+        elif watch is not None and run.rejected[-1].kind == "out_of_sequence":
+            watch.see(event, run.rejected[-1])
+    return run.trace(), watch
 
 
 def _times(course: Course, ctx: Context) -> tuple[int | None, int | None]:

@@ -119,9 +119,8 @@ class CourseArrays:
         # kept up to date for the summary
         self.accepted = np.zeros(size, dtype=np.int64)
         self.accepted_plans: list[np.ndarray] = []  # the field sets of the first episode's accepted events
-        # two fingerprints per sequence, each its own 1-D array: scatter-updates of a (2, n) matrix cost 4x more
-        self.accepted_print = (np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.uint64))
-        self.taken_print = (np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.uint64))
+        # the first episode's accepted events as they come (rows, position in each row's sequence, event)
+        self.accepted_events: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.tail = np.full(size, initial, dtype=np.int64)  # the state the current episode is in
         self.tail_at = np.zeros(size, dtype=np.int64)  # when the first episode entered its last state
         self.segments: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []  # (state, hour in, hour out)
@@ -131,18 +130,34 @@ class CourseArrays:
     def record_sent(
         self, rows: np.ndarray, plans: np.ndarray, events: np.ndarray, minutes: Any, ok: np.ndarray, state: np.ndarray
     ) -> None:
-        self.sent.append(rows, plan=plans, at=minutes, ok=ok, episode=self.episode[rows], state=state)
-        self.rejected[rows[~ok]] += 1
-        first = self.episode[rows] == 1
-        took = rows[ok & first]
-        self.accepted[took] += 1
-        self.accepted_plans.append(plans[ok & first])
-        _extend(self.accepted_print, took, events[ok & first])
-        self.return_events[rows[ok & ~first]] += 1
+        episode = self.episode[rows]
+        self.sent.append(rows, plan=plans, at=minutes, ok=ok, episode=episode, state=state)
+        first = episode == 1
+        if ok.all() and first.all():  # the usual case: nothing refused, no return visit
+            took, took_plans, took_events = rows, plans, events
+        else:
+            self.rejected[rows[~ok]] += 1
+            counted = ok & first
+            took, took_plans, took_events = rows[counted], plans[counted], events[counted]
+            self.return_events[rows[ok & ~first]] += 1
+        position = self.accepted[took]
+        self.accepted[took] = position + 1
+        self.accepted_plans.append(took_plans)
+        self.accepted_events.append((took, position, took_events))
 
     def record_taken(self, rows: np.ndarray, transition: int) -> None:
         self.taken.append(rows, transition=transition)
-        _extend(self.taken_print, rows, transition)
+
+    @property
+    def taken_print(self) -> tuple[np.ndarray, np.ndarray]:
+        """Two 64-bit fingerprints of each patient's sequence of transitions taken (first episode)."""
+        entries = [(rows, at, values["transition"]) for rows, at, values in self.taken.pending]
+        return fingerprints(len(self.taken.length), entries, self.taken.length)
+
+    @property
+    def accepted_print(self) -> tuple[np.ndarray, np.ndarray]:
+        """Two 64-bit fingerprints of each patient's sequence of accepted events (first episode)."""
+        return fingerprints(self.size, self.accepted_events, self.accepted)
 
     def record_entered(self, rows: np.ndarray, state: int, minutes: np.ndarray) -> None:
         """``rows`` (in their first episode) entered ``state``, other than their last, at ``minutes``."""
@@ -207,10 +222,30 @@ class CourseArrays:
         return out
 
 
-def _extend(prints: tuple[np.ndarray, np.ndarray], rows: np.ndarray, values: Any) -> None:
-    """Append ``values`` to the sequences whose fingerprints are ``prints[k][rows]``."""
-    if not len(rows):
-        return
-    step = np.asarray(values, dtype=np.int64).astype(np.uint64) + np.uint64(1)
-    for fingerprint, base in zip(prints, _BASES, strict=True):
-        fingerprint[rows] = fingerprint[rows] * base + step
+def fingerprints(
+    size: int, entries: Sequence[tuple[np.ndarray, np.ndarray, Any]], length: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two polynomial fingerprints of each of ``size`` sequences, from its entries (rows, position, value).
+
+    Fingerprint k of a sequence v_0 .. v_{L-1} is Horner's fold f = f * B_k + (v + 1) over it, modulo 2**64:
+    sum (v_i + 1) * B_k ** (L - 1 - i). Summed here over every entry at once (wrapping uint64 arithmetic
+    is a ring, so the sum is the fold's value), rather than folded in at each step of the run.
+    """
+    out = (np.zeros(size, dtype=np.uint64), np.zeros(size, dtype=np.uint64))
+    entries = [entry for entry in entries if len(entry[0])]
+    if not entries:
+        return out
+    rows = np.concatenate([r for r, _, _ in entries])
+    at = np.concatenate([a for _, a, _ in entries])
+    if all(np.ndim(v) == 0 for _, _, v in entries):  # one value per entry (a transition): repeated, not broadcast
+        values = np.repeat(np.array([v for _, _, v in entries], dtype=np.int64), [len(r) for r, _, _ in entries])
+    else:
+        values = np.concatenate([np.broadcast_to(np.asarray(v, dtype=np.int64), r.shape) for r, _, v in entries])
+    step = values.view(np.uint64) + np.uint64(1)
+    power = length[rows] - 1 - at
+    for fingerprint, base in zip(out, _BASES, strict=True):
+        # base ** k for k = 0 .. longest - 1, wrapping (array arithmetic on uint64 wraps without a warning)
+        powers = np.multiply.accumulate(np.full(int(power.max()) + 1, base, dtype=np.uint64))
+        powers = np.concatenate((np.ones(1, dtype=np.uint64), powers[:-1]))
+        np.add.at(fingerprint, rows, step * powers[power])
+    return out

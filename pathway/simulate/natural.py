@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from pathway.simulate.distributions import lognormal_above
 from pathway.simulate.params import RELIEF, Group, SimParams
 from pathway.simulate.streams import Slot, patient_uniforms
 
@@ -114,7 +115,8 @@ class HistoryColumns:
 
 
 def _minutes(hours: np.ndarray) -> np.ndarray:
-    return np.rint(np.asarray(hours) * MINUTES_PER_HOUR).astype(np.int64)
+    minutes = np.asarray(hours) * MINUTES_PER_HOUR
+    return np.rint(minutes, out=minutes).astype(np.int64)
 
 
 def _choose(u: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -124,12 +126,17 @@ def _choose(u: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def _choose_by_group(u: np.ndarray, group: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:
-    """``_choose`` with the weights of each uniform's group (``weights[group]``), in one pass over the chunk."""
+    """``_choose`` with the weights of each uniform's group (``weights[group]``), in one pass over the chunk.
+
+    ``u`` is one uniform per patient (shape (n,)) or several (shape (n, k)), all with the weights of the
+    patient's ``group``: each patient's cuts are looked up once.
+    """
     cumulative = np.array([np.cumsum(w / w.sum()) for w in weights])  # as _choose normalises them
+    cuts = cumulative[:, :-1][group]  # each patient's cuts, one row per patient
     # searchsorted(side="right") counts the cuts at or below u; past the last category but one, the count is capped
-    chosen = np.zeros(len(u), dtype=np.int64)
-    for cut in cumulative[:, :-1].T:
-        chosen += cut[group] <= u
+    chosen = np.zeros(u.shape, dtype=np.int64)
+    for j in range(cuts.shape[1]):
+        chosen += (cuts[:, j] if u.ndim == 1 else cuts[:, j : j + 1]) <= u
     return chosen
 
 
@@ -151,9 +158,15 @@ def _vitals(params: SimParams, u: np.ndarray) -> np.ndarray:
     return np.column_stack(columns) if columns else np.zeros((len(u), 0))
 
 
-def draw_columns(params: SimParams, seed: int, start: int, stop: int) -> HistoryColumns:
-    """The natural history of patients ``start`` to ``stop - 1``, as arrays."""
-    u = patient_uniforms(seed, start, stop)
+def draw_columns(
+    params: SimParams, seed: int, start: int, stop: int, buffer: np.ndarray | None = None
+) -> HistoryColumns:
+    """The natural history of patients ``start`` to ``stop - 1``, as arrays.
+
+    With ``buffer`` the uniforms are drawn into it (streams.patient_uniforms) and
+    ``uniforms`` of the result is a view of it, valid until the buffer is drawn into again.
+    """
+    u = patient_uniforms(seed, start, stop, buffer)
     n = stop - start
 
     mix = params.case_mix
@@ -212,10 +225,16 @@ def draw_columns(params: SimParams, seed: int, start: int, stop: int) -> History
     # spontaneous resolution: the headache lasted at least until the patient presented
     lasted_h = np.maximum((t_present - t_puncture) / 60.0 - onset_h, 0.0)
     duration_h = np.zeros(n)
-    for g, spec in enumerate(groups):
-        mask = group == g
-        if mask.any():
-            duration_h[mask] = spec.resolution.sample_above(u[mask, Slot.RESOLUTION], lasted_h[mask])
+    resolution = [spec.resolution for spec in groups]
+    if resolution and all(dist.kind == "lognormal" for dist in resolution):
+        # every group at once: each patient's draw with its group's median and sigma, the same arithmetic
+        rows = np.flatnonzero(punctured)
+        duration_h[rows] = lognormal_above(resolution, group[rows], u[rows, Slot.RESOLUTION], lasted_h[rows])
+    else:
+        for g, dist in enumerate(resolution):
+            mask = group == g
+            if mask.any():
+                duration_h[mask] = dist.sample_above(u[mask, Slot.RESOLUTION], lasted_h[mask])
     t_onset = t_puncture + _minutes(onset_h)
     t_resolve = t_puncture + _minutes(onset_h + duration_h)
     t_resolve = np.where(complication >= 0, NEVER, np.maximum(t_resolve, t_present))
@@ -228,14 +247,19 @@ def draw_columns(params: SimParams, seed: int, start: int, stop: int) -> History
     worse = u[:, Slot.REVIEW_WORSE : Slot.REVIEW_WORSE + Slot.MAX_REVIEWS] < params.worse.value
     debilitating = u[:, Slot.DEBILITATING : Slot.DEBILITATING + Slot.MAX_REVIEWS] < params.debilitating.value
 
-    patch_cols = [Slot.PATCH + 3 * k for k in range(Slot.MAX_PATCHES)]
-    delays = np.column_stack([_minutes(params.patch_delay.sample(u[:, c])) for c in patch_cols])
-    reviews = np.column_stack([_minutes(params.patch_review.sample(u[:, c + 1])) for c in patch_cols])
+    # per patch k, slots PATCH + 3k (delay), + 1 (review), + 2 (relief): every patch's column at once
+    patch_end = Slot.PATCH + 3 * Slot.MAX_PATCHES
+    delays = _minutes(params.patch_delay.sample(u[:, Slot.PATCH : patch_end : 3]))
+    reviews = _minutes(params.patch_review.sample(u[:, Slot.PATCH + 1 : patch_end : 3]))
     relief = np.zeros((n, Slot.MAX_PATCHES), dtype=np.int64)
     if groups:
-        for k, c in enumerate(patch_cols):
-            tables = [relief_table(spec, k == 0) for spec in groups]
-            relief[:, k] = np.where(punctured, _choose_by_group(u[:, c + 2], np.maximum(group, 0), tables), 0)
+        of = np.maximum(group, 0)
+        first = _choose_by_group(u[:, Slot.PATCH + 2], of, [relief_table(spec, True) for spec in groups])
+        repeat = _choose_by_group(
+            u[:, Slot.PATCH + 5 : patch_end : 3], of, [relief_table(spec, False) for spec in groups]
+        )
+        relief[:, 0] = np.where(punctured, first, 0)
+        relief[:, 1:] = np.where(punctured[:, None], repeat, 0)
 
     return HistoryColumns(
         start=start,

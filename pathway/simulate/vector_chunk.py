@@ -25,6 +25,7 @@ from pathway.simulate.field_table import FieldTable
 from pathway.simulate.measures import Paired
 from pathway.simulate.natural import HistoryColumns
 from pathway.simulate.output_lines import EventLines
+from pathway.simulate.streams import SLOTS
 from pathway.simulate.tables import patient_id
 from pathway.simulate.vector_plans import ClinicianPlans
 from pathway.simulate.vector_tables import VectorTables
@@ -61,6 +62,19 @@ class VectorContext:
 
 _VECTOR: dict[str, VectorContext] = {}
 _LOCK = threading.Lock()
+_BUFFERS = threading.local()
+
+
+def uniform_buffer(size: int) -> np.ndarray:
+    """This thread's buffer for a chunk's uniforms, grown as needed and reused from chunk to chunk.
+
+    A chunk's uniforms are read only while the chunk runs (nothing of its result is a
+    view of them), so the next chunk on the thread may draw into the same memory.
+    """
+    buffer: np.ndarray | None = getattr(_BUFFERS, "uniforms", None)
+    if buffer is None or len(buffer) < size:
+        buffer = _BUFFERS.uniforms = np.empty(size, dtype=np.float64)
+    return buffer
 
 
 def vector_context(spec: CohortSpec) -> VectorContext:
@@ -77,7 +91,7 @@ def run_chunk(spec: CohortSpec, start: int, stop: int) -> ChunkResult:
     """Patients start..stop-1 under every policy of the spec, a whole chunk at a time."""
     vec = vector_context(spec)
     ctx = vec.ctx
-    history = natural.draw_columns(ctx.params, spec.seed, start, stop)
+    history = natural.draw_columns(ctx.params, spec.seed, start, stop, uniform_buffer((stop - start) * SLOTS))
     policies = spec.policies
     result = ChunkResult(start, stop, {}, {}, {}, {})
     runs: list[tuple[str, CourseArrays]] = []

@@ -113,17 +113,22 @@ class _Chunk:
         out.record_sent(rows, plans, cl.machine.table.plan_event[plans], minutes, accepted, self.run.state[rows])
         escalation = cl.c.escalation
         first = out.episode[rows] == 1
+        all_first = bool(first.all())  # no return visit among them: nothing to leave out of the first episode
         for where, transition in stages:
             patients = rows[where]
-            in_first = first[where]
-            out.record_taken(patients[in_first], transition)
+            in_first = None if all_first else first[where]
+            out.record_taken(patients if in_first is None else patients[in_first], transition)
             target = int(cl.targets[transition])
             new = out.tail[patients] != target
-            if not new.any():
-                continue
-            where, patients = where[new], patients[new]
-            in_first = in_first[new]
-            out.record_entered(patients[in_first], target, minutes[where[in_first]])
+            if not new.all():
+                if not new.any():
+                    continue
+                where, patients = where[new], patients[new]
+                in_first = None if in_first is None else in_first[new]
+            if in_first is None:
+                out.record_entered(patients, target, minutes[where])
+            else:
+                out.record_entered(patients[in_first], target, minutes[where[in_first]])
             out.tail[patients] = target
             if target == escalation:
                 now = out.t_escalated[patients] == NONE
@@ -185,39 +190,45 @@ class _Chunk:
             c.ev_resolution,
         )
         while active.size:
+            # positions in ``active`` as index arrays (np.flatnonzero) rather than boolean masks: the masks
+            # split the patients at random, where numpy's masked gathers and scatters cost ~4x an index's
             state = self.run.state[active]
             reassessing, patching = cl.reassess[state], cl.patching[state]
             action = np.full(active.size, -1, dtype=np.int64)
             when = np.full(active.size, NEVER, dtype=np.int64)
             resolve, last_a = h.t_resolve[active], last[active]
 
-            review = reassessing & (reviews[active] < c.max_reviews)
+            review = np.flatnonzero(reassessing & (reviews[active] < c.max_reviews))
             action[review], when[review] = review_ev, next_review[active[review]]
-            heard = reassessing & (h.reported[active] | (action < 0)) & (last_a <= resolve) & (resolve < when)
+            heard = np.flatnonzero(
+                reassessing & (h.reported[active] | (action < 0)) & (last_a <= resolve) & (resolve < when)
+            )
             action[heard], when[heard] = resolution_ev, resolve[heard]
 
             done = patches[active]
-            review_patch = patching & pending[active]
+            waiting = pending[active]
+            review_patch = np.flatnonzero(patching & waiting)
             rows = active[review_patch]
             action[review_patch] = patch_review_ev
             when[review_patch] = patch_time[rows] + h.patch_review[rows, done[review_patch] - 1]
-            patch = patching & ~pending[active] & (done < Slot.MAX_PATCHES)
+            patch = np.flatnonzero(patching & ~waiting & (done < Slot.MAX_PATCHES))
             rows = active[patch]
             action[patch] = patch_ev
             when[patch] = np.maximum(indicated_at[rows] + h.patch_delay[rows, done[patch]], last_a[patch])
-            heard = patching & h.reported[active] & (last_a <= resolve) & (resolve < when)
+            heard = np.flatnonzero(patching & h.reported[active] & (last_a <= resolve) & (resolve < when))
             action[heard], when[heard] = resolution_ev, resolve[heard]
 
             flag_at = self.flag_at[active]
-            flagged = (flag_at <= when) & (flag_at < NEVER)
-            acting = ~flagged & (action >= 0)
+            is_flagged = (flag_at <= when) & (flag_at < NEVER)
+            flagged = np.flatnonzero(is_flagged)
+            acting = np.flatnonzero(~is_flagged & (action >= 0))
             flags, doers = active[flagged], active[acting]
             act, at = action[acting], when[acting]
             flag_time = np.maximum(flag_at[flagged], last_a[flagged])
             last[doers] = at
             event_plans = np.full(doers.size, plans.resolution, dtype=np.int64)
 
-            is_review = act == review_ev
+            is_review = np.flatnonzero(act == review_ev)
             reviewers = doers[is_review]
             reviews[reviewers] += 1
             at_review = at[is_review]
@@ -229,8 +240,9 @@ class _Chunk:
             variant = np.where(gap <= 0, 0, 1 + (response - 1) * 2 + debilitating)
             findings = self.has_review[reviewers] & (at_review >= h.t_manifest[reviewers])
             event_plans[is_review] = plans.review[variant, np.where(findings, self.sign[reviewers] + 1, 0)]
-            event_plans[act == patch_ev] = plans.patch
-            is_patch_review = act == patch_review_ev
+            is_patch = np.flatnonzero(act == patch_ev)
+            event_plans[is_patch] = plans.patch
+            is_patch_review = np.flatnonzero(act == patch_review_ev)
             reviewed = doers[is_patch_review]
             event_plans[is_patch_review] = plans.relief[h.relief[reviewed, patches[reviewed] - 1]]
 
@@ -241,18 +253,22 @@ class _Chunk:
             self.flag_at[flags] = NEVER
 
             ok = accepted[flags.size :]
-            took = doers[ok & is_review]
-            next_review[took] = at[ok & is_review] + h.review_interval[took, reviews[took] - 1]
-            indicated_at[took] = at[ok & is_review]
-            patched = ok & (act == patch_ev)
-            took = doers[patched]
-            out.t_first_patch[took[patches[took] == 0]] = at[patched][patches[took] == 0]
+            if not ok.all():  # usually every event is accepted: then the positions above stand
+                is_review, is_patch, is_patch_review = (
+                    where[ok[where]] for where in (is_review, is_patch, is_patch_review)
+                )
+            took = doers[is_review]
+            next_review[took] = at[is_review] + h.review_interval[took, reviews[took] - 1]
+            indicated_at[took] = at[is_review]
+            took = doers[is_patch]
+            first = patches[took] == 0
+            out.t_first_patch[took[first]] = at[is_patch][first]
             patches[took] += 1
             pending[took] = True
-            patch_time[took] = at[patched]
-            took = doers[ok & is_patch_review]
+            patch_time[took] = at[is_patch]
+            took = doers[is_patch_review]
             pending[took] = False
-            indicated_at[took] = at[ok & is_patch_review]
+            indicated_at[took] = at[is_patch_review]
 
             going = np.concatenate((flags, doers[ok]))
             active = going[~cl.final[self.run.state[going]]]

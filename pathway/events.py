@@ -297,12 +297,13 @@ def course_named(record: Any) -> tuple[str | None, str | None] | None:
     return (patient, episode if isinstance(episode, str) else None)
 
 
-def read_events(lines: Iterable[str | bytes], pathway: Pathway) -> Iterator[Event | EventError]:
+def read_events(lines: Iterable[str | bytes], pathway: Pathway, first: int = 1) -> Iterator[Event | EventError]:
     """Each non-blank line (text, or bytes decoded as UTF-8) as an Event or, when it cannot be used, an EventError.
 
     A line over the length limit (LineTooLong from read_lines) ends the stream with an EventError.
+    ``first``: the number of the first line (a part of a stream replayed by a worker process).
     """
-    for number, raw in enumerate(_stopping_when_too_long(lines), start=1):
+    for number, raw in enumerate(_stopping_when_too_long(lines), start=first):
         if isinstance(raw, LineTooLong):
             yield EventError(number, str(raw))
             return

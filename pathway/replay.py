@@ -16,14 +16,14 @@ which is line order. The reports are those of run_patients, course for course.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
 from pathway.courses import UNATTRIBUTED, Course, CourseRun, malformed_refusal
 from pathway.events import Event, EventError
 from pathway.model import Pathway
-from pathway.stream import UNNAMED, EventSource, StreamIndex, index, items
+from pathway.stream import UNNAMED, EventSource, StreamIndex, index, items_of
 from pathway.trace import Trace, time_order_refusal
 from pathway.verify.monitor import CourseWatch, Monitor, Violation, monitor_for
 
@@ -45,7 +45,7 @@ class _Open:
     watch: CourseWatch
 
 
-class _Replay:
+class Replay:
     """The second pass over an indexed stream."""
 
     def __init__(
@@ -142,14 +142,29 @@ def replay(
     start: Callable[[str | None, str | None], CourseRun],
     problem: Callable[[str], None],
     outcome: Outcome,
+    found: StreamIndex | None = None,
 ) -> Iterator[tuple[Trace, list[Violation]]]:
     """(trace, monitor violations) of every course, each as soon as nothing still to come can change it.
 
     ``problem`` receives each input problem (an unreadable line, time going backwards) as met.
+    ``found``: the stream's index when the first pass has already been made.
     """
-    found = index(source)
-    state = _Replay(pathway, found, start, problem, outcome)
-    for item in items(source, pathway, found):
+    found = index(source) if found is None else found
+    return replay_lines(source.lines(), pathway, found, start, problem, outcome)
+
+
+def replay_lines(
+    lines: Iterable[bytes],
+    pathway: Pathway,
+    found: StreamIndex,
+    start: Callable[[str | None, str | None], CourseRun],
+    problem: Callable[[str], None],
+    outcome: Outcome,
+    first: int = 1,
+) -> Iterator[tuple[Trace, list[Violation]]]:
+    """The second pass over ``lines`` (numbered from ``first``), indexed by ``found``."""
+    state = Replay(pathway, found, start, problem, outcome)
+    for item in items_of(lines, pathway, found, first):
         state.take(item)
         yield from state.ended(item)
     yield from state.rest()

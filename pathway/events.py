@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
@@ -160,6 +160,26 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     raise AssertionError("unreachable: fewer keys than pairs means a repeated key")
 
 
+Check = Callable[[Any], "str | None"]
+
+
+def _checker(spec: FieldSpec) -> Check:
+    """_check_value(spec, value), with the usual valid value accepted at once (the rest goes the long way)."""
+    low, high = spec.minimum, spec.maximum
+    if spec.type in ("int", "number"):
+        kinds = (int,) if spec.type == "int" else (int, float)
+        if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+            return lambda value: _check_value(spec, value)
+        # a value between two finite bounds is finite: nothing else to check
+        return lambda value: None if type(value) in kinds and low <= value <= high else _check_value(spec, value)
+    if spec.type == "bool":
+        return lambda value: None if type(value) is bool else _check_value(spec, value)
+    if spec.type == "string":
+        return lambda value: None if type(value) is str else _check_value(spec, value)
+    values = frozenset(spec.values)
+    return lambda value: None if type(value) is str and value in values else _check_value(spec, value)
+
+
 # one decoder for every line (json.loads with options would build a new one per call)
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
 
@@ -173,12 +193,14 @@ class _Vocabulary:
             self.specs.setdefault(spec.name, spec)
         self.known = ", ".join({spec.name: None for spec in pathway.events})
         self.fields: dict[str, dict[str, FieldSpec]] = {}
+        self.checks: dict[str, dict[str, Check]] = {}
         self.required: dict[str, tuple[str, ...]] = {}
         for name, spec in self.specs.items():
             by_name: dict[str, FieldSpec] = {}
             for field_spec in spec.fields:
                 by_name.setdefault(field_spec.name, field_spec)  # EventSpec.field: the first of a name
             self.fields[name] = by_name
+            self.checks[name] = {key: _checker(field_spec) for key, field_spec in by_name.items()}
             self.required[name] = tuple(f.name for f in spec.fields if f.required)
 
 
@@ -222,16 +244,16 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
     implausible = implausible_time(at, pathway.time_limits)
     if implausible:
         return EventError(line, f"{at_text!r}: {implausible}", "at", patient, episode)
-    field_specs = vocabulary.fields[name]
+    checks = vocabulary.checks[name]
     fields: dict[str, Any] = {}
     for key, value in record.items():
         if key in ENVELOPE:
             continue
-        field_spec = field_specs.get(key)
-        if field_spec is None:
+        check = checks.get(key)
+        if check is None:
             known = ", ".join(f.name for f in spec.fields) or "none"
             return EventError(line, f"unknown field for event {name!r} (fields: {known})", key, patient, episode)
-        problem = _check_value(field_spec, value)
+        problem = check(value)
         if problem:
             return EventError(line, problem, key, patient, episode)
         fields[key] = value

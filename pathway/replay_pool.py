@@ -181,8 +181,9 @@ def _replay_part(first: int, lines: list[bytes], ends: bytearray, patient_ends: 
     state = Replay(pathway, found, start, lambda message: outputs.append((True, message)), outcome)
     for item in items_of(lines, pathway, found, first):
         state.take(item)
-        for trace, violations in state.ended(item):
-            outputs.extend(json_outputs(trace, violations, pathway))
+        if state.close(item):
+            for trace, violations in state.flush():
+                outputs.extend(json_outputs(trace, violations, pathway))
     unfinished = [out for trace, violations in state.rest() for out in json_outputs(trace, violations, pathway)]
     return PartResult(outputs, unfinished, outcome)
 

@@ -68,9 +68,9 @@ def main() -> None:
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="With --json: processes that replay the stream's courses (read twice, split by patient); the output, "
-    "messages and exit status are those of one worker. On 2 cores, 2 workers replay a long stream in about "
-    "0.6 of the time.",
+    help="With --json: processes that share out the replay of a long stream, split by patient; the output, "
+    "messages and exit status are those of one worker. Extra workers pay only on free cores "
+    "(docs/simulation.md). The text view is printed by one process.",
 )
 @definition_option
 def run(events_file: str, as_json: bool, engine: str, workers: int, pathway: Pathway) -> None:

@@ -185,7 +185,24 @@ def _replay_part(first: int, lines: list[bytes], ends: bytearray, patient_ends: 
             for trace, violations in state.flush():
                 outputs.extend(json_outputs(trace, violations, pathway))
     unfinished = [out for trace, violations in state.rest() for out in json_outputs(trace, violations, pathway)]
-    return PartResult(outputs, unfinished, outcome)
+    return PartResult(joined(outputs), joined(unfinished), outcome)
+
+
+def joined(outputs: list[Output]) -> list[Output]:
+    """The same outputs with each run of stdout texts as one text: one write and one object to hand over."""
+    result: list[Output] = []
+    texts: list[str] = []
+    for to_stderr, text in outputs:
+        if not to_stderr:
+            texts.append(text)
+            continue
+        if texts:
+            result.append((False, "".join(texts)))
+            texts = []
+        result.append((True, text))
+    if texts:
+        result.append((False, "".join(texts)))
+    return result
 
 
 def _replay_parts(

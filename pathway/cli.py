@@ -63,8 +63,17 @@ def main() -> None:
     "replays about 100x faster). psm: the python-statemachine machine generated from the definition, "
     "the reference the compiled table is proven against (identical output and exit status).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With --json: processes that share out the replay of a long stream, split by patient; the output, "
+    "messages and exit status are those of one worker. Extra workers pay only on free cores "
+    "(docs/simulation.md). The text view is printed by one process.",
+)
 @definition_option
-def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
+def run(events_file: str, as_json: bool, engine: str, workers: int, pathway: Pathway) -> None:
     """Run the JSON Lines event stream FILE ('-' for stdin) through the pathway.
 
     Every course is also checked against the pathway's safety properties (`pathway verify`
@@ -88,7 +97,7 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
     from pathway.courses import CourseRun
     from pathway.replay import Outcome, replay
     from pathway.stream import open_events
-    from pathway.trace import trace_json_text
+    from pathway.trace import trace_json_text, who
     from pathway.verify.monitor import monitor_for
 
     start: Callable[[str | None, str | None], CourseRun]
@@ -108,7 +117,16 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
     try:
         # each course is printed when its last line has been read: memory follows the open courses
         with open_events(events_file) as source:
-            for trace, violations in replay(source, pathway, start, _problem, outcome):
+            pooled = as_json and workers > 1  # the pool prints what this loop would, course for course
+            if pooled:
+                from pathway.replay_pool import replay_json
+
+                for to_stderr, text in replay_json(source, pathway, start, workers, outcome):
+                    if to_stderr:
+                        click.echo(text, err=True)
+                    else:
+                        sys.stdout.write(text)
+            for trace, violations in () if pooled else replay(source, pathway, start, _problem, outcome):
                 reported += 1
                 if as_json:
                     extra = {"monitor": [v.to_json() for v in violations]}
@@ -118,7 +136,7 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
                     console = console or _console()
                     console.print(_trace_view(trace, pathway))
                 for violation in violations:
-                    click.echo(f"monitor: {_who(trace)}{shown(str(violation))}", err=True)
+                    click.echo(f"monitor: {who(trace)}{shown(str(violation))}", err=True)
     except OSError as err:
         if err.filename is None:
             raise  # writing the output failed: pathway.clean_exit reports it
@@ -137,11 +155,6 @@ def run(events_file: str, as_json: bool, engine: str, pathway: Pathway) -> None:
 
 def _problem(message: str) -> None:
     click.echo(message, err=True)
-
-
-def _who(trace: Trace) -> str:
-    who = f"patient {shown(trace.patient)}: " if trace.patient is not None else ""
-    return who + (f"episode {shown(trace.episode)}: " if trace.episode is not None else "")
 
 
 def _console() -> Console:

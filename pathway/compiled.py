@@ -32,7 +32,7 @@ from pathway.courses import run_patients
 from pathway.events import Event, EventError
 from pathway.model import Pathway
 from pathway.per_pathway import PerPathway
-from pathway.trace import Rejected, Step, Trace, step_for, time_order_refusal
+from pathway.trace import Rejected, Step, Trace, time_order_refusal
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -357,6 +357,10 @@ class CompiledPathway:
 
         # what a Trace step says about each transition, computed once
         self.step_text = tuple((t.reason, t.guard_words, pathway.cite_text(t.cite)) for t in pathway.transitions)
+        # Step fields after (line, event, at), in pathway.trace.step_for's order: source, target, id, texts
+        self.step_tails = tuple(
+            (t.source, t.target, t.id, *text) for t, text in zip(pathway.transitions, self.step_text, strict=True)
+        )
 
     def refusal_reason(self, state: int, event: int, run: LeanRun) -> str:
         """The same words as pathway.engine.refusal_reason."""
@@ -505,11 +509,11 @@ class TracedRun:
             self.rejected.append(Rejected(event.line, event.name, event.at_text, self.run.refusal_reason()))
             return False
         for index in self.run.taken:
-            transition = compiled.transitions[index]
-            reason, guard_words, citation = compiled.step_text[index]
-            self.steps.append(step_for(event, transition, reason, guard_words, citation))
-            if transition.target != self.path[-1]:
-                self.path.append(transition.target)
+            # step_for(event, transition, ...), with what the transition always says prepared once
+            tail = compiled.step_tails[index]
+            self.steps.append(Step(event.line, event.name, event.at_text, *tail))
+            if tail[1] != self.path[-1]:
+                self.path.append(tail[1])
         self.entry_fields = event.fields
         return True
 

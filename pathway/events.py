@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
@@ -160,6 +160,26 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     raise AssertionError("unreachable: fewer keys than pairs means a repeated key")
 
 
+Check = Callable[[Any], "str | None"]
+
+
+def _checker(spec: FieldSpec) -> Check:
+    """_check_value(spec, value), with the usual valid value accepted at once (the rest goes the long way)."""
+    low, high = spec.minimum, spec.maximum
+    if spec.type in ("int", "number"):
+        kinds = (int,) if spec.type == "int" else (int, float)
+        if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+            return lambda value: _check_value(spec, value)
+        # a value between two finite bounds is finite: nothing else to check
+        return lambda value: None if type(value) in kinds and low <= value <= high else _check_value(spec, value)
+    if spec.type == "bool":
+        return lambda value: None if type(value) is bool else _check_value(spec, value)
+    if spec.type == "string":
+        return lambda value: None if type(value) is str else _check_value(spec, value)
+    values = frozenset(spec.values)
+    return lambda value: None if type(value) is str and value in values else _check_value(spec, value)
+
+
 # one decoder for every line (json.loads with options would build a new one per call)
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
 
@@ -173,34 +193,38 @@ class _Vocabulary:
             self.specs.setdefault(spec.name, spec)
         self.known = ", ".join({spec.name: None for spec in pathway.events})
         self.fields: dict[str, dict[str, FieldSpec]] = {}
+        self.checks: dict[str, dict[str, Check]] = {}
         self.required: dict[str, tuple[str, ...]] = {}
         for name, spec in self.specs.items():
             by_name: dict[str, FieldSpec] = {}
             for field_spec in spec.fields:
                 by_name.setdefault(field_spec.name, field_spec)  # EventSpec.field: the first of a name
             self.fields[name] = by_name
+            self.checks[name] = {key: _checker(field_spec) for key, field_spec in by_name.items()}
             self.required[name] = tuple(f.name for f in spec.fields if f.required)
 
 
 _vocabulary = PerPathway(_Vocabulary)
 
 
-def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError:
-    """Validate one decoded JSON value against the pathway's event vocabulary."""
+def parse_record(record: Any, line: int, pathway: Pathway, vocabulary: _Vocabulary | None = None) -> Event | EventError:
+    """Validate one decoded JSON value against the pathway's event vocabulary (``vocabulary``: the
+    pathway's, when the caller already has it)."""
     if not isinstance(record, dict):
         return EventError(line, f"expected a JSON object, found {type(record).__name__}")
+    # (the decoder makes plain str values: type() is isinstance() here)
     patient = record.get("patient")
-    if "patient" in record and not isinstance(patient, str):
+    if type(patient) is not str and "patient" in record:
         return EventError(line, "expected a string", "patient")
     episode = record.get("episode")
-    if "episode" in record and not isinstance(episode, str):
+    if type(episode) is not str and "episode" in record:
         return EventError(line, "expected a string", "episode", patient)
     if "event" not in record:
         return EventError(line, "missing", "event", patient, episode)
     name = record["event"]
     if not isinstance(name, str):
         return EventError(line, f"expected an event name, found {json.dumps(name)}", "event", patient, episode)
-    vocabulary = _vocabulary(pathway)
+    vocabulary = vocabulary or _vocabulary(pathway)
     spec = vocabulary.specs.get(name)
     if spec is None:
         return EventError(line, f"unknown event {name!r} (known: {vocabulary.known})", "event", patient, episode)
@@ -222,16 +246,16 @@ def parse_record(record: Any, line: int, pathway: Pathway) -> Event | EventError
     implausible = implausible_time(at, pathway.time_limits)
     if implausible:
         return EventError(line, f"{at_text!r}: {implausible}", "at", patient, episode)
-    field_specs = vocabulary.fields[name]
+    checks = vocabulary.checks[name]
     fields: dict[str, Any] = {}
     for key, value in record.items():
         if key in ENVELOPE:
             continue
-        field_spec = field_specs.get(key)
-        if field_spec is None:
+        check = checks.get(key)
+        if check is None:
             known = ", ".join(f.name for f in spec.fields) or "none"
             return EventError(line, f"unknown field for event {name!r} (fields: {known})", key, patient, episode)
-        problem = _check_value(field_spec, value)
+        problem = check(value)
         if problem:
             return EventError(line, problem, key, patient, episode)
         fields[key] = value
@@ -249,6 +273,22 @@ def _stopping_when_too_long(lines: Iterable[str | bytes]) -> Iterator[str | byte
         yield err
 
 
+_SCAN = _DECODER.scan_once  # type: ignore[attr-defined]  # (the C scanner json.JSONDecoder sets up)
+
+
+def _usual_object(text: str) -> dict[str, Any] | None:
+    """_DECODER.decode(text) of the usual line, a JSON object and its line end, without decode's two
+    whitespace matches; None for anything else (a blank line, a byte-order mark, an error), which
+    decode_line then reads the long way, with its messages."""
+    if text[:1] != "{":
+        return None
+    try:
+        record, end = _SCAN(text, 0)
+    except Exception:  # the long way below raises it again, and says what is wrong
+        return None
+    return record if end == len(text) or text[end:] == "\n" else None  # type: ignore[no-any-return]
+
+
 def decode_line(number: int, raw: str | bytes) -> Any:
     """One line as the JSON value it holds: None for a blank line, an EventError when it is not JSON."""
     if isinstance(raw, bytes):
@@ -258,21 +298,23 @@ def decode_line(number: int, raw: str | bytes) -> Any:
             return EventError(number, "not UTF-8 text")
     else:
         text = raw
-    if number == 1:
-        text = text.removeprefix("\ufeff")  # a byte-order mark some editors add
-    if not text.strip():
-        return None
-    try:
-        if text.startswith("\ufeff"):  # json.loads refuses a byte-order mark with its own message
-            record = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
-        else:
-            record = _DECODER.decode(text)
-    except json.JSONDecodeError as err:
-        return EventError(number, f"not valid JSON: {err.msg} at column {err.colno}")
-    except ValueError as err:
-        return EventError(number, f"not valid JSON: {err}")
-    except RecursionError:
-        return EventError(number, "not valid JSON: nested too deeply")
+    record = _usual_object(text)
+    if record is None:
+        if number == 1:
+            text = text.removeprefix("\ufeff")  # a byte-order mark some editors add
+        if not text.strip():
+            return None
+        try:
+            if text.startswith("\ufeff"):  # json.loads refuses a byte-order mark with its own message
+                record = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
+            else:
+                record = _DECODER.decode(text)
+        except json.JSONDecodeError as err:
+            return EventError(number, f"not valid JSON: {err.msg} at column {err.colno}")
+        except ValueError as err:
+            return EventError(number, f"not valid JSON: {err}")
+        except RecursionError:
+            return EventError(number, "not valid JSON: nested too deeply")
     # text decoded from UTF-8 holds no surrogate: only the JSON escape of one can make it
     maybe = "\\u" in text if isinstance(raw, bytes) else _MAYBE_SURROGATE.search(text) is not None
     if maybe and _MAYBE_SURROGATE.search(text) and isinstance(record, dict):
@@ -297,19 +339,21 @@ def course_named(record: Any) -> tuple[str | None, str | None] | None:
     return (patient, episode if isinstance(episode, str) else None)
 
 
-def read_events(lines: Iterable[str | bytes], pathway: Pathway) -> Iterator[Event | EventError]:
+def read_events(lines: Iterable[str | bytes], pathway: Pathway, first: int = 1) -> Iterator[Event | EventError]:
     """Each non-blank line (text, or bytes decoded as UTF-8) as an Event or, when it cannot be used, an EventError.
 
     A line over the length limit (LineTooLong from read_lines) ends the stream with an EventError.
+    ``first``: the number of the first line (a part of a stream replayed by a worker process).
     """
-    for number, raw in enumerate(_stopping_when_too_long(lines), start=1):
+    vocabulary = _vocabulary(pathway)
+    for number, raw in enumerate(_stopping_when_too_long(lines), start=first):
         if isinstance(raw, LineTooLong):
             yield EventError(number, str(raw))
             return
         record = decode_line(number, raw)
         if record is None:
             continue
-        yield record if isinstance(record, EventError) else parse_record(record, number, pathway)
+        yield record if isinstance(record, EventError) else parse_record(record, number, pathway, vocabulary)
 
 
 UNNAMED = "missing: other lines of this stream name their patient, so every line must"

@@ -16,14 +16,14 @@ which is line order. The reports are those of run_patients, course for course.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import attrs
 
 from pathway.courses import UNATTRIBUTED, Course, CourseRun, malformed_refusal
 from pathway.events import Event, EventError
 from pathway.model import Pathway
-from pathway.stream import UNNAMED, EventSource, StreamIndex, index, items
+from pathway.stream import UNNAMED, EventSource, StreamIndex, index, items_of
 from pathway.trace import Trace, time_order_refusal
 from pathway.verify.monitor import CourseWatch, Monitor, Violation, monitor_for
 
@@ -45,7 +45,7 @@ class _Open:
     watch: CourseWatch
 
 
-class _Replay:
+class Replay:
     """The second pass over an indexed stream."""
 
     def __init__(
@@ -79,7 +79,7 @@ class _Replay:
             else:
                 self.course(item.course).run.rejected.append(malformed_refusal(item))
             return
-        course = self.course(item.course)
+        course = self.courses.get(key := (item.patient, item.episode)) or self.course(key)
         last = self.last_of_patient.get(item.patient)
         if last is not None and last.episode != item.episode and item.at < last.at:
             refusal = time_order_refusal(item, last)  # an earlier episode's clock still counts
@@ -100,17 +100,21 @@ class _Replay:
         self.outcome.input_problems += 1
         self.problem(f"line {line}: field 'at': {reason}")
 
-    def ended(self, item: Event | EventError) -> Iterator[tuple[Trace, list[Violation]]]:
-        """The courses that this line ends, once no line still to come can concern them."""
-        line = item.line
-        if self.found.ends_patient(line):
+    def close(self, item: Event | EventError) -> bool:
+        """Marks the courses that this line ends; True when the courses ended so far can be reported."""
+        found, line = self.found, item.line
+        mark = line - found.first
+        if 0 <= mark < len(found.patient_ends) and found.patient_ends[mark]:
             self.last_of_patient.pop(item.patient, None)
-        if self.found.ends_course(line) and item.course in self.courses:
-            self.waiting.append(item.course)
-        if line >= self.found.last_unnamed and self.found.named:
-            for key in self.waiting:
-                yield self.finish(key)
-            self.waiting.clear()
+        if 0 <= mark < len(found.ends) and found.ends[mark] and (key := item.course) in self.courses:
+            self.waiting.append(key)
+        return bool(self.waiting) and line >= found.last_unnamed and found.named
+
+    def flush(self) -> Iterator[tuple[Trace, list[Violation]]]:
+        """The courses ended so far (close said they can be reported)."""
+        for key in self.waiting:
+            yield self.finish(key)
+        self.waiting.clear()
 
     def rest(self) -> Iterator[tuple[Trace, list[Violation]]]:
         """At the end of the stream: every course not yet reported, in the order they began."""
@@ -142,14 +146,30 @@ def replay(
     start: Callable[[str | None, str | None], CourseRun],
     problem: Callable[[str], None],
     outcome: Outcome,
+    found: StreamIndex | None = None,
 ) -> Iterator[tuple[Trace, list[Violation]]]:
     """(trace, monitor violations) of every course, each as soon as nothing still to come can change it.
 
     ``problem`` receives each input problem (an unreadable line, time going backwards) as met.
+    ``found``: the stream's index when the first pass has already been made.
     """
-    found = index(source)
-    state = _Replay(pathway, found, start, problem, outcome)
-    for item in items(source, pathway, found):
+    found = index(source) if found is None else found
+    return replay_lines(source.lines(), pathway, found, start, problem, outcome)
+
+
+def replay_lines(
+    lines: Iterable[bytes],
+    pathway: Pathway,
+    found: StreamIndex,
+    start: Callable[[str | None, str | None], CourseRun],
+    problem: Callable[[str], None],
+    outcome: Outcome,
+    first: int = 1,
+) -> Iterator[tuple[Trace, list[Violation]]]:
+    """The second pass over ``lines`` (numbered from ``first``), indexed by ``found``."""
+    state = Replay(pathway, found, start, problem, outcome)
+    for item in items_of(lines, pathway, found, first):
         state.take(item)
-        yield from state.ended(item)
+        if state.close(item):
+            yield from state.flush()
     yield from state.rest()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
@@ -51,12 +51,16 @@ class StreamIndex:
     patient_ends: bytearray = attrs.Factory(bytearray)
     last_unnamed: int = 0
     courses: int = 0
+    first: int = 0
+    """The line number of ``ends[0]`` (not 0: the index of a worker's part of the stream)."""
 
     def ends_course(self, line: int) -> bool:
-        return line < len(self.ends) and bool(self.ends[line])
+        line -= self.first
+        return 0 <= line < len(self.ends) and bool(self.ends[line])
 
     def ends_patient(self, line: int) -> bool:
-        return line < len(self.patient_ends) and bool(self.patient_ends[line])
+        line -= self.first
+        return 0 <= line < len(self.patient_ends) and bool(self.patient_ends[line])
 
 
 class EventSource:
@@ -101,12 +105,31 @@ def _copy(handle: IO[bytes]) -> Iterator[IO[bytes]]:
 
 def index(source: EventSource) -> StreamIndex:
     """The first pass: where courses and patients end, and whether any line names a patient."""
-    found = StreamIndex()
-    # per line, 64-bit digests of its course and of its patient (0: none): 16 bytes a line, no object per course
-    courses, patients = array("q"), array("q")
-    number = 0
+    return merge([digest_lines(1, source.lines())])[0]
+
+
+@attrs.define
+class Digests:
+    """The first pass over a run of consecutive lines (the whole stream, or a worker's part of it).
+
+    Per line, 64-bit digests of its course and of its patient (0: none): 16 bytes a line, no
+    object per course. ``too_long``: reading stopped after these lines at a line over the limit.
+    """
+
+    courses: array[int] = attrs.Factory(lambda: array("q"))
+    patients: array[int] = attrs.Factory(lambda: array("q"))
+    last_unnamed: int = 0
+    named: bool = False
+    too_long: bool = False
+
+
+def digest_lines(first: int, lines: Iterable[bytes]) -> Digests:
+    """The first pass over ``lines``, numbered from ``first``."""
+    found = Digests()
+    courses, patients = found.courses, found.patients
+    number = first - 1
     try:
-        for number, raw in enumerate(source.lines(), start=1):
+        for number, raw in enumerate(lines, start=first):
             record = decode_line(number, raw)
             course = None if record is None or isinstance(record, EventError) else course_named(record)
             if record is not None and (course is None or course[0] is None):
@@ -117,10 +140,26 @@ def index(source: EventSource) -> StreamIndex:
             patients.append(_digest(patient) if patient is not None else 0)
             found.named |= patient is not None
     except LineTooLong:
-        found.last_unnamed = number + 1
+        found.too_long = True
+    return found
+
+
+def merge(parts: Iterable[Digests]) -> tuple[StreamIndex, array[int]]:
+    """The index of a stream from the first pass over its runs of lines, in order; and every line's
+    patient digest (for a reader that splits the stream by patient)."""
+    found = StreamIndex()
+    courses, patients = array("q"), array("q")
+    for part in parts:
+        courses.extend(part.courses)
+        patients.extend(part.patients)
+        found.named |= part.named
+        found.last_unnamed = max(found.last_unnamed, part.last_unnamed)
+        if part.too_long:
+            found.last_unnamed = len(courses) + 1  # the over-long line: reading stops there
+            break
     found.ends, found.courses = _last_of_each(courses)
     found.patient_ends, _ = _last_of_each(patients)
-    return found
+    return found, patients
 
 
 def _digest(key: object) -> int:
@@ -155,5 +194,12 @@ def _last_of_each(keys: array[int]) -> tuple[bytearray, int]:
 
 def items(source: EventSource, pathway: Pathway, found: StreamIndex) -> Iterator[Event | EventError]:
     """The second pass: every line as an Event or an EventError, in line order."""
-    for item in read_events(source.lines(), pathway):
+    return items_of(source.lines(), pathway, found)
+
+
+def items_of(
+    lines: Iterable[bytes], pathway: Pathway, found: StreamIndex, first: int = 1
+) -> Iterator[Event | EventError]:
+    """items() of a run of lines numbered from ``first``."""
+    for item in read_events(lines, pathway, first):
         yield unnamed_refusal(item) if found.named else item

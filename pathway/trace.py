@@ -9,7 +9,7 @@ import attrs
 
 from pathway.events import Event
 from pathway.model import Pathway, Recommendation, Transition
-from pathway.safe_text import json_line
+from pathway.safe_text import json_line, shown
 
 RejectionKind = Literal["out_of_sequence", "time_order", "malformed"]
 
@@ -72,6 +72,12 @@ class Trace:
     recommendations: tuple[Recommendation, ...] = ()
     """The items of the current state that apply to this course (decided by the event that entered it)."""
     episode: str | None = None
+
+
+def who(trace: Trace) -> str:
+    """How a message about one course names it: "patient P: episode E: " (empty for an unnamed course)."""
+    named = f"patient {shown(trace.patient)}: " if trace.patient is not None else ""
+    return named + (f"episode {shown(trace.episode)}: " if trace.episode is not None else "")
 
 
 def recommendation_json(rec: Recommendation, pathway: Pathway) -> dict[str, Any]:

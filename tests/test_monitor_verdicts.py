@@ -243,3 +243,42 @@ def test_every_transition_guard_the_monitor_may_read_to_judge_a_refusal_is_in_th
         for event in transition.events or tuple(e.name for e in pathway.events):
             read = set(verdicts_module._conditions(checks, pathway, transition.source, event))
             assert transition.guard in read, (transition.id, event)
+
+
+def _every_atom(pathway: Pathway) -> list[Any]:
+    monitor = Monitor(pathway)
+    found: dict[Any, None] = {}
+    for state in pathway.state_ids:
+        for event in pathway.event_names:
+            for expr in verdicts_module._conditions(monitor.with_events, pathway, state, event):
+                found.update(dict.fromkeys(fact_atoms(expr)))
+    return list(found)
+
+
+ATOMS = {name: _every_atom(definition(name)) for name in DEFINITIONS}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    name=st.sampled_from(DEFINITIONS),
+    counts=st.dictionaries(
+        st.sampled_from(["dural_puncture", "blood_patch", "patch_review", "other"]), st.integers(1, 3)
+    ),
+    hours=st.dictionaries(
+        st.sampled_from(["dural_puncture", "conservative_therapy", "blood_patch"]), st.integers(0, 120)
+    ),
+)
+def test_an_atom_evaluated_once_for_all_its_spellings_has_the_value_of_each(
+    name: str, counts: dict[str, int], hours: dict[str, int]
+) -> None:
+    # atoms that differ only in a call's label or a parameter's name are evaluated once, by a closure of
+    # their own (pathway.verify.verdicts._plain, _compile_atom): each spelling must have that value
+    from pathway.facts import EventScope, Facts
+    from pathway.guards import compile_expr
+
+    now = EPOCH + timedelta(hours=200)
+    times = {key: now - timedelta(hours=h) for key, h in hours.items()}
+    scope = EventScope(Facts(times, counts, times), Event(1, "presentation", now, at_text(now)))
+    for atom in ATOMS[name]:
+        plain = verdicts_module._compile_atom(verdicts_module._plain(atom))
+        assert plain(scope) == compile_expr(atom)(scope), atom

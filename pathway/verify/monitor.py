@@ -67,6 +67,7 @@ class Monitor:
         self.final = frozenset(pathway.final_state_ids)
         self.state_ids = frozenset(pathway.state_ids)
         self._static_found: dict[frozenset[str], list[Violation]] = {}
+        self._sound_steps: set[tuple[str, str, str, str, str]] = set()  # (state, source, target, id, citation)
         self.verdicts = {id(checks): Verdicts(checks, pathway) for checks in (self.with_events, self.without_events)}
 
     def check(self, trace: Trace, events: Iterable[Event] | None = None) -> list[Violation]:
@@ -175,21 +176,21 @@ class Monitor:
         current = pathway.initial
         path = [current]
         last_line = 0
+        sound = self._sound_steps
         for step in trace.steps:
             if step.line < last_line:
                 problems.append((step.line, f"step on line {step.line} comes after line {last_line}"))
             last_line = step.line
-            if step.source != current:
-                problems.append((step.line, f"step starts in {step.source!r} but the course was in {current!r}"))
-            if current in final:
-                problems.append((step.line, f"step {step.transition!r} taken after the final state {current!r}"))
-            transition = self.transitions.get((step.transition, step.source))
-            if transition is None or transition.target != step.target:
-                problems.append(
-                    (step.line, f"no transition {step.transition!r} from {step.source!r} to {step.target!r}")
-                )
-            if not step.citation.strip():
-                problems.append((step.line, f"step {step.transition!r} carries no citation"))
+            # a step's other checks read only these: one that passed them once passes them again
+            what = (current, step.source, step.target, step.transition, step.citation)
+            if what not in sound:
+                found = self._step_problems(step, current)
+                if found:
+                    problems += found
+                else:
+                    if len(sound) >= MAX_VERDICTS:
+                        sound.clear()
+                    sound.add(what)
             current = step.target
             if current != path[-1]:
                 path.append(current)
@@ -201,9 +202,24 @@ class Monitor:
             problems.append(
                 (None, f"final={trace.final} but state {trace.state!r} is {'' if trace.final else 'not '}final")
             )
-        refused = {r.line for r in trace.rejected}  # usually few: a long course is not held twice over
-        for line in sorted({s.line for s in trace.steps if s.line in refused}):
-            problems.append((line, "the same line is both accepted and rejected"))
+        if trace.rejected:
+            refused = {r.line for r in trace.rejected}  # usually few: a long course is not held twice over
+            for line in sorted({s.line for s in trace.steps if s.line in refused}):
+                problems.append((line, "the same line is both accepted and rejected"))
+        return problems
+
+    def _step_problems(self, step: Step, current: str) -> list[tuple[int | None, str]]:
+        """What is wrong with one step taken from the state ``current``, apart from its line's order."""
+        problems: list[tuple[int | None, str]] = []
+        if step.source != current:
+            problems.append((step.line, f"step starts in {step.source!r} but the course was in {current!r}"))
+        if current in self.final:
+            problems.append((step.line, f"step {step.transition!r} taken after the final state {current!r}"))
+        transition = self.transitions.get((step.transition, step.source))
+        if transition is None or transition.target != step.target:
+            problems.append((step.line, f"no transition {step.transition!r} from {step.source!r} to {step.target!r}"))
+        if not step.citation.strip():
+            problems.append((step.line, f"step {step.transition!r} carries no citation"))
         return problems
 
 
@@ -242,15 +258,22 @@ class CourseWatch:
         atoms = self.verdicts.atoms(state, name)
         fields = event.fields
         try:
-            if any(type(v) is str and len(v) > MEMO_TEXT_MAX for v in fields.values()):
-                raise TypeError  # a long free text (e.g. a note): kept in no key, so the memo stays small
+            for v in fields.values():
+                if type(v) is str and len(v) > MEMO_TEXT_MAX:
+                    raise TypeError  # a long free text (e.g. a note): kept in no key, so the memo stays small
+            if isinstance(item, Rejected):
+                taken: tuple[tuple[str, str, str], ...] | None = None
+            elif len(item) == 1:  # the usual step: no generator
+                taken = ((item[0].transition, item[0].source, item[0].target),)
+            else:
+                taken = tuple([(s.transition, s.source, s.target) for s in item])
             key: Hashable = (
                 state,
                 self.memory,
                 name,
                 tuple(fields.items()),
-                None if isinstance(item, Rejected) else tuple((s.transition, s.source, s.target) for s in item),
-                tuple(atom(scope) for atom in atoms) if atoms else (),
+                taken,
+                tuple([atom(scope) for atom in atoms]) if atoms else (),
             )
             verdict = self.verdicts.table.get(key)
         except TypeError:  # an unhashable or long field value: decided afresh, not remembered

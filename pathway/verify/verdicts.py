@@ -40,6 +40,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any
 
+import attrs
+
 from pathway import guards
 from pathway.model import Pathway
 from pathway.verify.checks import EventChecks
@@ -98,8 +100,20 @@ def _conditions(checks: EventChecks, pathway: Pathway, state: str, event: str) -
 def atoms_for(checks: EventChecks, pathway: Pathway, state: str, event: str) -> tuple[Atom, ...]:
     found: dict[guards.Expr, None] = {}  # the trees are frozen values: equal atoms are evaluated once
     for expr in _conditions(checks, pathway, state, event):
-        found.update(dict.fromkeys(fact_atoms(expr)))
+        found.update(dict.fromkeys(_plain(atom) for atom in fact_atoms(expr)))
     return tuple(_compile_atom(atom) for atom in found)
+
+
+def _plain(atom: guards.Expr) -> guards.Expr:
+    """The atom as it is evaluated: without the words a call carries for people (``arg_label``) and
+    with a parameter as its value, so that atoms differing only in those are evaluated once."""
+    if isinstance(atom, guards.Call):
+        return attrs.evolve(atom, arg_label="")
+    if isinstance(atom, guards.Param):
+        return guards.Const(atom.value)
+    if isinstance(atom, guards.Compare):
+        return attrs.evolve(atom, left=_plain(atom.left), right=_plain(atom.right))
+    return atom
 
 
 _CLOCKS = {"hours_since": "last_at", "hours_since_entered": "entered_at"}
@@ -129,7 +143,34 @@ def _compile_atom(atom: guards.Expr) -> Atom:
             return bool(compare((scope.event.at - then).total_seconds() / 3600.0, constant))
 
         return clock_against_constant
+    count = _counter(atom)
+    if count is not None:
+        return count
+    if isinstance(atom, guards.Compare) and atom.op in guards.COMPARATORS:
+        left, right = _counter(atom.left), _counter(atom.right)
+        compare = guards.COMPARATORS[atom.op]
+        if isinstance(atom.right, guards.Const) and atom.right.value is not None:
+            constant = atom.right.value
+            right = lambda scope: constant  # noqa: E731
+        if left is not None and right is not None:  # neither side is ever None: the comparison alone
+            left_count, right_value = left, right
+            return lambda scope: bool(compare(left_count(scope), right_value(scope)))
     return guards.compile_expr(atom)
+
+
+def _counter(expr: guards.Expr) -> Atom | None:
+    """pathway.facts.EventScope.count / occurred as a closure over the facts (None: another node)."""
+    if not isinstance(expr, guards.Call) or expr.func not in ("count", "occurred"):
+        return None
+    event = expr.arg
+
+    def count(scope: Any) -> int:
+        return scope.facts.counts.get(event, 0)  # type: ignore[no-any-return]
+
+    def occurred(scope: Any) -> bool:
+        return event in scope.facts.counts
+
+    return count if expr.func == "count" else occurred
 
 
 class Verdicts:

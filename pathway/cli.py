@@ -95,9 +95,9 @@ def run(events_file: str, as_json: bool, engine: str, workers: int, pathway: Pat
     # imported here, not at the top: each command loads only the machinery it uses (start-up time)
     from pathway.clean_exit import skip_teardown
     from pathway.courses import CourseRun
-    from pathway.replay import Outcome, replay
+    from pathway.replay import Outcome, json_outputs, replay
     from pathway.stream import open_events
-    from pathway.trace import trace_json_text, who
+    from pathway.trace import who
     from pathway.verify.monitor import monitor_for
 
     start: Callable[[str | None, str | None], CourseRun]
@@ -117,26 +117,29 @@ def run(events_file: str, as_json: bool, engine: str, workers: int, pathway: Pat
     try:
         # each course is printed when its last line has been read: memory follows the open courses
         with open_events(events_file) as source:
-            pooled = as_json and workers > 1  # the pool prints what this loop would, course for course
-            if pooled:
-                from pathway.replay_pool import replay_json
+            if as_json:
+                if workers > 1:
+                    from pathway.replay_pool import replay_json  # the pool prints what one process prints
 
-                for to_stderr, text in replay_json(source, pathway, start, workers, outcome):
+                    outputs = replay_json(source, pathway, start, workers, outcome)
+                else:
+                    outputs = (
+                        output
+                        for trace, violations in replay(source, pathway, start, _problem, outcome)
+                        for output in json_outputs(trace, violations, pathway)
+                    )
+                for to_stderr, text in outputs:
                     if to_stderr:
                         click.echo(text, err=True)
                     else:
                         sys.stdout.write(text)
-            for trace, violations in () if pooled else replay(source, pathway, start, _problem, outcome):
-                reported += 1
-                if as_json:
-                    extra = {"monitor": [v.to_json() for v in violations]}
-                    sys.stdout.writelines(trace_json_text(trace, pathway, extra))
-                    sys.stdout.write("\n")
-                else:
+            else:
+                for trace, violations in replay(source, pathway, start, _problem, outcome):
+                    reported += 1
                     console = console or _console()
                     console.print(_trace_view(trace, pathway))
-                for violation in violations:
-                    click.echo(f"monitor: {who(trace)}{shown(str(violation))}", err=True)
+                    for violation in violations:
+                        click.echo(f"monitor: {who(trace)}{shown(str(violation))}", err=True)
     except OSError as err:
         if err.filename is None:
             raise  # writing the output failed: pathway.clean_exit reports it

@@ -23,8 +23,9 @@ import attrs
 from pathway.courses import UNATTRIBUTED, Course, CourseRun, malformed_refusal
 from pathway.events import Event, EventError
 from pathway.model import Pathway
+from pathway.safe_text import shown
 from pathway.stream import UNNAMED, EventSource, StreamIndex, index, items_of
-from pathway.trace import Trace, time_order_refusal
+from pathway.trace import Trace, time_order_refusal, trace_json_text, who
 from pathway.verify.monitor import CourseWatch, Monitor, Violation, monitor_for
 
 
@@ -56,7 +57,7 @@ class Replay:
         problem: Callable[[str], None],
         outcome: Outcome,
     ) -> None:
-        self.found, self.start, self.problem, self.outcome = found, start, problem, outcome
+        self.pathway, self.found, self.start, self.problem, self.outcome = pathway, found, start, problem, outcome
         self.monitor: Monitor = monitor_for(pathway)
         self.courses: dict[Course, _Open] = {}
         self.waiting: list[Course] = []  # ended, waiting for lines that may concern every course
@@ -116,6 +117,14 @@ class Replay:
             yield self.finish(key)
         self.waiting.clear()
 
+    def ended_in(self, lines: Iterable[bytes], first: int = 1) -> Iterator[tuple[Trace, list[Violation]]]:
+        """Every course that ``lines`` (numbered from ``first``) end, as soon as it can be reported; rest()
+        then gives the courses still open."""
+        for item in items_of(lines, self.pathway, self.found, first):
+            self.take(item)
+            if self.close(item):
+                yield from self.flush()
+
     def rest(self) -> Iterator[tuple[Trace, list[Violation]]]:
         """At the end of the stream: every course not yet reported, in the order they began."""
         if self.orphans and not self.started:
@@ -168,8 +177,19 @@ def replay_lines(
 ) -> Iterator[tuple[Trace, list[Violation]]]:
     """The second pass over ``lines`` (numbered from ``first``), indexed by ``found``."""
     state = Replay(pathway, found, start, problem, outcome)
-    for item in items_of(lines, pathway, found, first):
-        state.take(item)
-        if state.close(item):
-            yield from state.flush()
+    yield from state.ended_in(lines, first)
     yield from state.rest()
+
+
+Output = tuple[bool, str]
+"""(True, a line for stderr, printed with click.echo) or (False, text for stdout)."""
+
+
+def json_outputs(trace: Trace, violations: list[Violation], pathway: Pathway) -> Iterator[Output]:
+    """What `pathway run --json` prints for one course: its JSON line, then its monitor messages."""
+    extra = {"monitor": [v.to_json() for v in violations]}
+    for piece in trace_json_text(trace, pathway, extra):
+        yield False, piece
+    yield False, "\n"
+    for violation in violations:
+        yield True, f"monitor: {who(trace)}{shown(str(violation))}"

@@ -33,15 +33,11 @@ from pathway.clean_exit import reset_in_worker
 from pathway.courses import CourseRun
 from pathway.events import LineTooLong
 from pathway.model import Pathway
-from pathway.replay import Outcome, Replay, replay
-from pathway.safe_text import shown
-from pathway.stream import Digests, EventSource, StreamIndex, digest_lines, items_of, merge
-from pathway.trace import Trace, trace_json_text, who
-from pathway.verify.monitor import Violation, monitor_for
+from pathway.replay import Outcome, Output, Replay, json_outputs, replay
+from pathway.stream import Digests, EventSource, StreamIndex, digest_lines, merge
+from pathway.verify.monitor import monitor_for
 
 Start = Callable[[str | None, str | None], CourseRun]
-Output = tuple[bool, str]
-"""(True, a line for stderr, printed with click.echo) or (False, text for stdout)."""
 
 PART_LINES = 10_000
 """Lines a worker takes at a time (about 1 MB of simulated events): large enough that handing
@@ -52,16 +48,6 @@ WINDOW_PER_WORKER = 2
 
 _JOB: tuple[Pathway, Start] | None = None  # set in the parent before the fork: workers inherit it
 _PROBE = "pathway replay digest probe"
-
-
-def json_outputs(trace: Trace, violations: list[Violation], pathway: Pathway) -> Iterator[Output]:
-    """What `pathway run --json` prints for one course: its JSON line, then its monitor messages."""
-    extra = {"monitor": [v.to_json() for v in violations]}
-    for piece in trace_json_text(trace, pathway, extra):
-        yield False, piece
-    yield False, "\n"
-    for violation in violations:
-        yield True, f"monitor: {who(trace)}{shown(str(violation))}"
 
 
 def replay_json(
@@ -179,11 +165,8 @@ def _replay_part(first: int, lines: list[bytes], ends: bytearray, patient_ends: 
     outcome = Outcome()
     outputs: list[Output] = []
     state = Replay(pathway, found, start, lambda message: outputs.append((True, message)), outcome)
-    for item in items_of(lines, pathway, found, first):
-        state.take(item)
-        if state.close(item):
-            for trace, violations in state.flush():
-                outputs.extend(json_outputs(trace, violations, pathway))
+    for trace, violations in state.ended_in(lines, first):
+        outputs.extend(json_outputs(trace, violations, pathway))
     unfinished = [out for trace, violations in state.rest() for out in json_outputs(trace, violations, pathway)]
     return PartResult(joined(outputs), joined(unfinished), outcome)
 

@@ -40,8 +40,8 @@ UNNAMED: Course = (None, None)
 class StreamIndex:
     """What the first pass learnt, in a byte or two per line and nothing per course.
 
-    ``ends[n]``: line n is the last of its course (patient, episode); ``patient_ends[n]``: the
-    last of its patient, over all episodes. ``last_unnamed``: the last line that names no
+    ``ends[n]``: line ``first + n`` is the last of its course (patient, episode);
+    ``patient_ends[n]``: the last of its patient, over all episodes. ``last_unnamed``: the last line that names no
     readable patient (0: none); such a line may concern any course. ``courses``: how many
     courses name a patient.
     """
@@ -52,15 +52,7 @@ class StreamIndex:
     last_unnamed: int = 0
     courses: int = 0
     first: int = 0
-    """The line number of ``ends[0]`` (not 0: the index of a worker's part of the stream)."""
-
-    def ends_course(self, line: int) -> bool:
-        line -= self.first
-        return 0 <= line < len(self.ends) and bool(self.ends[line])
-
-    def ends_patient(self, line: int) -> bool:
-        line -= self.first
-        return 0 <= line < len(self.patient_ends) and bool(self.patient_ends[line])
+    """The line number of ``ends[0]`` (0 for a whole stream, whose lines count from 1; a worker's part starts later)."""
 
 
 class EventSource:

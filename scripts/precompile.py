@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, whatever is installed
+from pathway.outdir import write_atomically
 from pathway.precompiled import ARTEFACT, artefact_text
 
 
@@ -25,7 +26,7 @@ def main(argv: list[str]) -> int:
             print(f"{ARTEFACT.name}: stale (run python scripts/precompile.py)", file=sys.stderr)
             return 1
         return 0
-    ARTEFACT.write_text(wanted, encoding="utf-8")
+    write_atomically(ARTEFACT, wanted)  # never a half-written artefact, even if interrupted
     return 0
 
 

@@ -185,9 +185,13 @@ def test_ctrl_c_ends_the_workers_and_says_so_in_one_line(tmp_path: Path) -> None
     big_stream(path, 200_000)
     command = [sys.executable, "-m", "pathway", "run", str(path), "--json", "--workers", "2"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)  # into the replay, workers started
-    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+    children: list[str] = []
+    deadline = time.monotonic() + 60  # a slow machine takes longer to start the pool
+    while not children and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
     assert children  # the pool is running
+    time.sleep(0.5)  # into the replay
     os.kill(process.pid, signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 128 + signal.SIGINT

@@ -236,11 +236,11 @@ def _traced(
     watch = None if monitor is None else monitor.watch()
     for event in events:
         before = len(run.steps)
-        if run.send(event):
-            if watch is not None and len(run.steps) > before:
-                watch.see(event, run.steps[before:])
-        elif watch is not None and run.rejected[-1].kind == "out_of_sequence":
-            watch.see(event, run.rejected[-1])
+        if not run.send(event):
+            if watch is not None and run.rejected[-1].kind == "out_of_sequence":
+                watch.see(event, run.rejected[-1])
+        elif watch is not None:  # an accepted event took at least one step (compiled.LeanRun.send)
+            watch.see(event, run.steps[before:])
     return run.trace(), watch
 
 

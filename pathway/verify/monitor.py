@@ -26,7 +26,7 @@ from pathway.trace import Rejected, Step, Trace
 from pathway.verify.checks import EventChecks, visited_static_problems
 from pathway.verify.properties import Bound, Catalogue, bind, load_catalogue
 from pathway.verify.semantics import Move, Semantics
-from pathway.verify.verdicts import MAX_VERDICTS, Verdicts
+from pathway.verify.verdicts import MAX_VERDICTS, Atom, Verdicts
 
 
 @attrs.frozen
@@ -256,28 +256,7 @@ class CourseWatch:
         scope = self.scope
         scope.event = event
         atoms = self.verdicts.atoms(state, name)
-        fields = event.fields
-        try:
-            for v in fields.values():
-                if type(v) is str and len(v) > MEMO_TEXT_MAX:
-                    raise TypeError  # a long free text (e.g. a note): kept in no key, so the memo stays small
-            if isinstance(item, Rejected):
-                taken: tuple[tuple[str, str, str], ...] | None = None
-            elif len(item) == 1:  # the usual step: no generator
-                taken = ((item[0].transition, item[0].source, item[0].target),)
-            else:
-                taken = tuple([(s.transition, s.source, s.target) for s in item])
-            key: Hashable = (
-                state,
-                self.memory,
-                name,
-                tuple(fields.items()),
-                taken,
-                tuple([atom(scope) for atom in atoms]) if atoms else (),
-            )
-            verdict = self.verdicts.table.get(key)
-        except TypeError:  # an unhashable or long field value: decided afresh, not remembered
-            key, verdict = None, None
+        key, verdict = self._remembered(event, item, atoms)
         if verdict is None or verdict is _VIOLATED:
             verdict, violated = self._decide(event, item)
             if key is not None:
@@ -292,6 +271,34 @@ class CourseWatch:
             for target in entered:
                 self.entered_at.setdefault(target, event.at)
         return True
+
+    def _remembered(
+        self, event: Event, item: list[Step] | Rejected, atoms: tuple[Atom, ...]
+    ) -> tuple[Hashable | None, Any]:
+        """(the event's verdict key, its verdict if remembered); (None, None) for an event decided afresh and
+        not remembered: one with a long free text (e.g. a note: the memo stays small) or an unhashable value."""
+        fields = event.fields
+        for value in fields.values():
+            if type(value) is str and len(value) > MEMO_TEXT_MAX:
+                return None, None
+        if isinstance(item, Rejected):
+            taken: tuple[tuple[str, str, str], ...] | None = None
+        elif len(item) == 1:  # the usual step: no generator
+            taken = ((item[0].transition, item[0].source, item[0].target),)
+        else:
+            taken = tuple([(s.transition, s.source, s.target) for s in item])
+        try:
+            key: Hashable = (
+                self.state,
+                self.memory,
+                event.name,
+                tuple(fields.items()),
+                taken,
+                tuple([atom(self.scope) for atom in atoms]) if atoms else (),
+            )
+            return key, self.verdicts.table.get(key)
+        except TypeError:  # an unhashable field value (not from a validated stream)
+            return None, None
 
     def _decide(self, event: Event, item: list[Step] | Rejected) -> tuple[Any, bool]:
         """The checks of one event computed afresh: (memory, state after, states entered or None when
